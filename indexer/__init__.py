@@ -1,0 +1,1 @@
+"""ghostwright repository index: files, chunks, embeddings, FAISS + SQLite."""

@@ -1,0 +1,1 @@
+"""ghostwright language server, completion pipeline, model backends and CLI."""

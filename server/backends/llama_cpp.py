@@ -1,0 +1,223 @@
+"""In-process GGUF model through llama-cpp-python: one instance, one lock, newest request wins.
+
+Generation runs on one worker thread. The prompt is evaluated in chunks so that a newer request,
+a cancel or the time cap can stop it between chunks; what was evaluated stays in the KV cache and
+the next request reuses it (llama.cpp keeps the longest common prefix of consecutive prompts).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import llama_cpp
+from ghostwright.server.backends.base import CancelCheck, Generation, GenerationParams, StopCheck
+from ghostwright.server.backends.hardware import resolve_threads
+from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.models import check_gguf_file, model_display_name
+from ghostwright.server.pipeline.prompts import PromptFormat, select_format
+
+logger = logging.getLogger(__name__)
+
+PREFILL_CHUNK = 128  # tokens evaluated between two checks for cancellation
+native_logger = logging.getLogger("ghostwright.llama_cpp.native")
+
+
+@llama_cpp.llama_log_callback
+def _route_native_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    """llama.cpp logs to stderr even when told not to; keep it in our log at debug level."""
+    native_logger.debug("%s", text.decode("utf-8", errors="replace").rstrip())
+
+
+llama_cpp.llama_log_set(_route_native_log, ctypes.c_void_p(0))
+
+
+@dataclass(frozen=True)
+class LlamaOptions:
+    """Settings that shape the llama.cpp context."""
+
+    context_tokens: int = 2048
+    threads: int = 0  # 0: one per physical core
+    prompt_format: str = "auto"
+
+
+class LlamaVocabulary:
+    """Format detection over the model's real tokenizer (special tokens parsed)."""
+
+    def __init__(self, llm: llama_cpp.Llama) -> None:
+        self._llm = llm
+
+    def is_single_token(self, text: str) -> bool:
+        return len(self._llm.tokenize(text.encode(), add_bos=False, special=True)) == 1
+
+
+class LlamaCppBackend:
+    """A GGUF model loaded once; `generate` is safe to call from any thread."""
+
+    def __init__(self, model_path: Path, options: LlamaOptions | None = None) -> None:
+        self.options = options or LlamaOptions()
+        self.model_path = check_gguf_file(model_path)
+        self.model_name = model_display_name(model_path)
+        self.threads = resolve_threads(self.options.threads)
+        self._llm = _load(model_path, self.options.context_tokens, self.threads)
+        self.prompt_format: PromptFormat = select_format(
+            self.options.prompt_format, LlamaVocabulary(self._llm)
+        )
+        self._stop_ids = self._marker_ids(self.prompt_format.stop)
+        self._lock = threading.Lock()
+        self._tickets = itertools.count(1)
+        self._latest = 0
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ghostwright-llama")
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode(), add_bos=False, special=False))
+
+    def generate(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        should_stop: StopCheck | None = None,
+        should_cancel: CancelCheck | None = None,
+    ) -> Generation:
+        ticket = next(self._tickets)
+        self._latest = ticket  # a newer request makes every older one stop at its next check
+        job = self._worker.submit(self._run, ticket, prompt, params, should_stop, should_cancel)
+        return job.result()
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True)
+        with self._lock:
+            self._llm.close()
+
+    def _marker_ids(self, markers: tuple[str, ...]) -> set[int]:
+        ids = set()
+        for marker in markers:
+            tokens = self._llm.tokenize(marker.encode(), add_bos=False, special=True)
+            if len(tokens) == 1:
+                ids.add(tokens[0])
+        return ids
+
+    def _run(
+        self,
+        ticket: int,
+        prompt: str,
+        params: GenerationParams,
+        should_stop: StopCheck | None,
+        should_cancel: CancelCheck | None,
+    ) -> Generation:
+        deadline = time.perf_counter() + params.time_limit_s
+
+        def interrupted() -> str:
+            if ticket != self._latest:
+                return "superseded"
+            if should_cancel is not None and should_cancel():
+                return "cancelled"
+            return "time" if time.perf_counter() > deadline else ""
+
+        if reason := interrupted():  # superseded before it started: never touch the model
+            return Generation("", 0, 0, reason)
+        with self._lock:
+            try:
+                return self._decode(prompt, params, should_stop, interrupted)
+            except Exception as exc:  # a llama.cpp failure must not take the server down
+                logger.exception("generation failed")
+                self._llm.reset()
+                return Generation("", 0, 0, "error", error=str(exc))
+
+    def _decode(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        should_stop: StopCheck | None,
+        interrupted: CancelCheck,
+    ) -> Generation:
+        started = time.perf_counter()
+        tokens = self._fit(self._llm.tokenize(prompt.encode(), add_bos=True, special=True), params)
+        if reason := self._prefill(tokens, interrupted):
+            return Generation("", len(tokens), 0, reason, _ms(started))
+        prompt_done = time.perf_counter()
+        text, count, reason = self._sample(tokens, params, should_stop, interrupted)
+        return Generation(
+            text, len(tokens), count, reason, _ms(started, prompt_done), _ms(prompt_done)
+        )
+
+    def _fit(self, tokens: list[int], params: GenerationParams) -> list[int]:
+        """Drop the oldest tokens (after BOS) if the prompt leaves no room to generate."""
+        room = self._llm.n_ctx() - params.max_tokens
+        if len(tokens) <= room:
+            return tokens
+        logger.warning("prompt of %d tokens cut to %d", len(tokens), room)
+        return tokens[:1] + tokens[len(tokens) - room + 1 :]
+
+    def _prefill(self, tokens: list[int], interrupted: CancelCheck) -> str:
+        """Evaluate all but the last prompt token in chunks, reusing the cached common prefix."""
+        llm = self._llm
+        common = 0
+        for cached, new in zip(llm.input_ids[: llm.n_tokens], tokens, strict=False):
+            if cached != new:
+                break
+            common += 1
+        common = min(common, len(tokens) - 1)
+        if common < llm.n_tokens:
+            llm._ctx.kv_cache_seq_rm(-1, common, -1)
+            llm.n_tokens = common
+        for start in range(common, len(tokens) - 1, PREFILL_CHUNK):
+            if reason := interrupted():
+                return reason
+            llm.eval(tokens[start : min(start + PREFILL_CHUNK, len(tokens) - 1)])
+        return ""
+
+    def _sample(
+        self,
+        tokens: list[int],
+        params: GenerationParams,
+        should_stop: StopCheck | None,
+        interrupted: CancelCheck,
+    ) -> tuple[str, int, str]:
+        """Greedy decoding; returns (text, generated token count, stop reason)."""
+        llm = self._llm
+        vocab = llm._model.vocab
+        pieces = bytearray()
+        text, count, reason = "", 0, "length"
+        for token in llm.generate(tokens, temp=0.0, repeat_penalty=1.0):
+            if token in self._stop_ids or llama_cpp.llama_vocab_is_eog(vocab, token):
+                reason = "eos"
+                break
+            count += 1
+            pieces += llm.detokenize([token], special=False)
+            text = pieces.decode("utf-8", errors="ignore")
+            if should_stop is not None and should_stop(text):
+                reason = "stop"
+                break
+            if count >= params.max_tokens:
+                break
+            if reason_now := interrupted():
+                reason = reason_now
+                break
+        return text, count, reason
+
+
+def _load(model_path: Path, context_tokens: int, threads: int) -> llama_cpp.Llama:
+    """Load the GGUF; llama.cpp's refusal (truncated, corrupt) becomes a one-line error."""
+    try:
+        return llama_cpp.Llama(
+            model_path=str(model_path),
+            n_ctx=context_tokens,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+        )
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise GhostwrightError(
+            f"cannot load model {model_path}: llama.cpp rejected it (truncated or corrupt GGUF?)"
+        ) from exc
+
+
+def _ms(start: float, end: float | None = None) -> float:
+    return ((end if end is not None else time.perf_counter()) - start) * 1000.0

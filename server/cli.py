@@ -1,0 +1,123 @@
+"""The `ghostwright` command. Errors the user can fix print one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from ghostwright.server.config import BACKENDS, Settings
+from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.pipeline.prompts import format_names
+
+PROG = "ghostwright"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        _fail(message)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(levelname)s: %(message)s")
+    try:
+        return args.run(args)
+    except GhostwrightError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _fail(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Private, local code completion.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    complete = commands.add_parser("complete", help="print the completion at a cursor position")
+    complete.add_argument("file", type=Path)
+    complete.add_argument("--line", type=int, required=True, help="1-based line of the cursor")
+    complete.add_argument("--col", type=int, required=True, help="1-based column of the cursor")
+    complete.add_argument("--max-lines", type=int, help="longest suggestion in lines")
+    complete.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_model_options(complete)
+    complete.set_defaults(run=_run_complete)
+
+    doctor = commands.add_parser("doctor", help="check the model, threads and a test completion")
+    _add_model_options(doctor)
+    doctor.set_defaults(run=_run_doctor)
+    return parser
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    defaults = Settings()
+    parser.add_argument("--model", default=defaults.model, help="default, a .gguf path or hf:...")
+    parser.add_argument("--backend", choices=BACKENDS, default=defaults.backend)
+    parser.add_argument("--endpoint", default=defaults.endpoint, help="OpenAI-compatible base URL")
+    parser.add_argument("--format", choices=format_names(), default=defaults.prompt_format)
+    parser.add_argument("--threads", type=int, default=defaults.threads, help="0 = physical cores")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = replace(
+        Settings(),
+        model=args.model,
+        backend=args.backend,
+        endpoint=args.endpoint,
+        prompt_format=args.format,
+        threads=max(0, args.threads),
+    )
+    if getattr(args, "max_lines", None) is not None:
+        if args.max_lines < 1:
+            raise GhostwrightError("--max-lines must be at least 1")
+        settings = replace(settings, max_lines=args.max_lines)
+    return settings
+
+
+def _run_complete(args: argparse.Namespace) -> int:
+    from ghostwright.server.engine import open_completer
+    from ghostwright.server.pipeline.complete import CompletionRequest
+    from ghostwright.server.pipeline.context import check_position
+    from ghostwright.server.sources import read_source
+
+    text = read_source(args.file)
+    line, column = args.line - 1, args.col - 1
+    check_position(text.split("\n"), line, column)  # before the model loads: fail fast
+    with open_completer(_settings(args)) as completer:
+        result = completer.complete(CompletionRequest(text, line, column, path=str(args.file)))
+    if result.error:
+        raise GhostwrightError(result.error)
+    if args.json:
+        fields = (
+            "completion",
+            "latency_ms",
+            "model",
+            "format",
+            "prompt_tokens",
+            "generated_tokens",
+            "stop_reason",
+        )
+        print(json.dumps({key: asdict(result)[key] for key in fields}))
+    elif result.completion:
+        print(result.completion)
+    return 0
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    from ghostwright.server.doctor import run_doctor
+
+    for name, value in run_doctor(_settings(args)):
+        print(f"{name:>18}: {value}")
+    return 0

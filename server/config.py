@@ -1,0 +1,97 @@
+"""One typed, fully defaulted settings tree; every setting documents itself here.
+
+The same field metadata drives validation, CLI help and the README's settings table. Invalid values
+never crash anything: they produce one warning each and fall back to the default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
+from typing import Any
+
+from ghostwright.server.pipeline.prompts import format_names
+
+BACKENDS = ("llama_cpp", "openai")
+
+
+def _setting(
+    default: Any, doc: str, *, choices: tuple[str, ...] = (), minimum: float | None = None
+) -> Any:
+    return field(default=default, metadata={"doc": doc, "choices": choices, "minimum": minimum})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a user can configure; defaults work offline with no configuration."""
+
+    model: str = _setting(
+        "default",
+        "`default` (packaged gemma-3-270m), a path to a .gguf file, or hf:OWNER/REPO/FILE.gguf",
+    )
+    backend: str = _setting(
+        "llama_cpp",
+        "`llama_cpp` runs the model in-process; `openai` calls an OpenAI-compatible endpoint",
+        choices=BACKENDS,
+    )
+    endpoint: str = _setting(
+        "http://127.0.0.1:8080",
+        "Base URL of the OpenAI-compatible server (llama-server, vLLM, Ollama) when backend=openai",
+    )
+    endpoint_model: str = _setting(
+        "", "Model name sent to the endpoint (empty: the server's default)"
+    )
+    prompt_format: str = _setting(
+        "auto",
+        "FIM template: `auto` detects it from the model's vocabulary",
+        choices=tuple(format_names()),
+    )
+    threads: int = _setting(0, "CPU threads for llama.cpp; 0 = one per physical core", minimum=0)
+    context_tokens: int = _setting(2048, "llama.cpp context size in tokens", minimum=256)
+    prompt_tokens: int = _setting(
+        1536, "Token budget for the code around the cursor (prefix and suffix)", minimum=64
+    )
+    max_lines: int = _setting(8, "Longest suggestion in lines (1 = single-line only)", minimum=1)
+    max_tokens: int = _setting(128, "Most tokens generated for one suggestion", minimum=1)
+    time_limit_ms: int = _setting(3000, "Give up on a suggestion after this many ms", minimum=50)
+
+
+def setting_docs() -> list[tuple[str, str, str]]:
+    """(name, default, description) for every setting, in definition order."""
+    return [(item.name, repr(item.default), item.metadata["doc"]) for item in fields(Settings)]
+
+
+def parse_settings(
+    values: Mapping[str, Any], base: Settings | None = None
+) -> tuple[Settings, list[str]]:
+    """Apply `values` over `base`; unknown or invalid entries become warnings, not errors."""
+    settings = base or Settings()
+    known = {item.name: item for item in fields(Settings)}
+    changes: dict[str, Any] = {}
+    warnings: list[str] = []
+    for name, value in values.items():
+        key = name.replace("-", "_")
+        if key not in known:
+            warnings.append(f"unknown setting {name!r} ignored")
+            continue
+        problem = _check(known[key], value)
+        if problem:
+            default = known[key].default if known[key].default is not MISSING else None
+            warnings.append(f"setting {name!r}: {problem}; using {default!r}")
+            continue
+        changes[key] = value
+    return replace(settings, **changes), warnings
+
+
+def _check(item: Any, value: Any) -> str:
+    expected = type(item.default)
+    if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"expected an integer, got {value!r}"
+    if expected is str and not isinstance(value, str):
+        return f"expected a string, got {value!r}"
+    choices, minimum = item.metadata["choices"], item.metadata["minimum"]
+    if choices and value not in choices:
+        return f"{value!r} is not one of {', '.join(choices)}"
+    if minimum is not None and value < minimum:
+        return f"{value!r} is below the minimum {minimum}"
+    return ""

@@ -1,0 +1,44 @@
+"""`ghostwright doctor`: what would run, on what, and how fast."""
+
+from __future__ import annotations
+
+import platform
+import time
+from importlib import metadata
+
+from ghostwright.server.backends.hardware import physical_cores, resolve_threads
+from ghostwright.server.config import Settings
+from ghostwright.server.engine import open_completer
+from ghostwright.server.pipeline.complete import CompletionRequest
+
+PROBE = 'def greet(name):\n    """Return a greeting for name."""\n    return '
+LIBRARIES = ("llama-cpp-python", "pygls", "lsprotocol", "huggingface_hub", "platformdirs")
+
+
+def run_doctor(settings: Settings) -> list[tuple[str, str]]:
+    """Rows of (what, value); loads the model and times one cold and one warm completion."""
+    rows = [("python", platform.python_version()), ("machine", platform.machine())]
+    rows += [(name, _version(name)) for name in LIBRARIES]
+    rows.append(("physical cores", str(physical_cores())))
+    rows.append(("threads", str(resolve_threads(settings.threads))))
+    started = time.perf_counter()
+    with open_completer(settings) as completer:
+        rows.append(
+            ("model", getattr(completer.backend, "model_path", completer.backend.model_name))
+        )
+        rows.append(("load", f"{(time.perf_counter() - started) * 1000:.0f} ms"))
+        rows.append(("prompt format", completer.backend.prompt_format.name))
+        request = CompletionRequest(PROBE, 2, len("    return "), max_lines=1)
+        cold = completer.complete(request)
+        warm = completer.complete(request)
+    rows.append(("test completion", repr(cold.completion)))
+    rows.append(("cold latency", f"{cold.latency_ms:.0f} ms"))
+    rows.append(("warm latency", f"{warm.latency_ms:.0f} ms"))
+    return rows
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"

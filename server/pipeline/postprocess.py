@@ -1,0 +1,219 @@
+"""Turn raw model output into a suggestion worth showing, or into nothing.
+
+Rules, in order: keep one line when the cursor sits before code on its line; end a multi-line
+suggestion where its block ends (indentation), at a run of blank lines, or at the line limit; cut
+where the model starts repeating itself or the code right after the cursor; drop closing brackets
+that close nothing; return "" rather than whitespace or an echo of the suffix.
+
+`trim` is also called on the partial output after every token, and its `finished` flag ends
+generation as soon as no further token can change the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+OPENERS = {"(": ")", "[": "]", "{": "}"}
+CLOSERS = {value: key for key, value in OPENERS.items()}
+BLOCK_OPENERS = tuple(":{[(")
+# Text after the cursor that still allows a multi-line suggestion: closers, quotes, separators.
+TRAILING_PUNCTUATION = re.compile(r"[\s)\]}\"'`;,:]*")
+# The same short unit four or more times in a row inside one line: the model is looping.
+INLINE_LOOP = re.compile(r"(.{4,}?)\1{3,}")
+
+
+@dataclass(frozen=True)
+class Hole:
+    """What post-processing knows about the place being filled."""
+
+    line_prefix: str  # the cursor line, left of the cursor
+    line_suffix: str  # the cursor line, right of the cursor
+    previous_line: str = ""  # last non-blank line above the cursor line
+    next_line: str = ""  # first non-blank line below the cursor line
+    open_brackets: str = ""  # brackets the prefix opened and did not close, innermost last
+    max_lines: int = 8
+    tab_size: int = 4
+
+    @property
+    def single_line(self) -> bool:
+        """Mid-line before real code, after code that opens nothing, or a limit of one line."""
+        if self.max_lines <= 1:
+            return True
+        if TRAILING_PUNCTUATION.fullmatch(self.line_suffix) is None:
+            return True
+        stripped = self.line_prefix.rstrip()
+        return bool(stripped) and not stripped.endswith(BLOCK_OPENERS)
+
+
+@dataclass(frozen=True)
+class Trimmed:
+    text: str
+    finished: bool  # a stop rule fired: more tokens cannot change `text`
+    reason: str = ""
+
+
+def trim(raw: str, hole: Hole) -> Trimmed:
+    """The suggestion to show for model output `raw` (possibly still being generated)."""
+    lines = raw.split("\n")
+    keep, reason = _cut_lines(lines[:-1], hole)  # the last line may still grow
+    text = "\n".join(lines[:keep] if reason else lines)
+    text, looped = _cut_inline_loop(text)
+    text = _drop_suffix_echo(_balance(text, hole), hole)
+    text = "\n".join(line.rstrip() for line in text.split("\n")) if reason or looped else text
+    if not text.strip():
+        text = ""
+    return Trimmed(text, bool(reason) or looped, "loop" if looped and not reason else reason)
+
+
+def _cut_lines(lines: list[str], hole: Hole) -> tuple[int, str]:
+    """How many complete lines survive, and which rule cut the rest ("" when none did)."""
+    limit = 1 if hole.single_line else hole.max_lines
+    min_indent = _min_indent(hole)
+    blank_run = 0
+    for index, line in enumerate(lines):
+        if line.strip():
+            blank_run = 0
+            if reason := _ends_before(lines, index, hole, min_indent):
+                closes = reason == "block-end" and line.strip()[0] in CLOSERS
+                return (index + 1 if closes else index), reason
+        elif index > 0:
+            blank_run += 1
+            if blank_run >= (1 if min_indent == 0 else 2):
+                return index, "blank-lines"
+        if index + 1 >= limit:
+            return index + 1, "single-line" if limit == 1 else "max-lines"
+    return len(lines), ""
+
+
+def _ends_before(lines: list[str], index: int, hole: Hole, min_indent: int) -> str:
+    """Why the non-blank line `index` must not be shown, or ""."""
+    if index == 0 and hole.line_prefix.strip():
+        return ""  # the rest of a line that already has code: nothing to compare
+    line = hole.line_prefix + lines[0] if index == 0 else lines[index]
+    if hole.next_line.strip() and line.rstrip() == hole.next_line.rstrip():
+        return "suffix-echo"
+    if line.rstrip() == _previous(lines, index, hole).rstrip():
+        return "repetition"
+    if index > 0 and _indent(line, hole.tab_size) < min_indent:
+        return "block-end"
+    return ""
+
+
+def _previous(lines: list[str], index: int, hole: Hole) -> str:
+    """The line just above completion line `index` once the suggestion is inserted."""
+    for line in reversed(lines[1:index]):
+        if line.strip():
+            return line
+    cursor_line = hole.line_prefix + (lines[0] if index > 0 else "")
+    return cursor_line if cursor_line.strip() else hole.previous_line
+
+
+def _min_indent(hole: Hole) -> int:
+    """Lines indented less than this have left the block the cursor is in."""
+    indent = _indent(hole.line_prefix, hole.tab_size)
+    if not hole.line_prefix.strip():
+        return indent
+    return indent + 1 if hole.line_prefix.rstrip().endswith(BLOCK_OPENERS) else indent
+
+
+def _indent(line: str, tab_size: int) -> int:
+    width = 0
+    for char in line:
+        if char == " ":
+            width += 1
+        elif char == "\t":
+            width += tab_size - width % tab_size
+        else:
+            break
+    return width
+
+
+def _cut_inline_loop(text: str) -> tuple[str, bool]:
+    """Keep one copy of a unit the model repeats within a line (`print(x)print(x)print(x)...`)."""
+    for match in INLINE_LOOP.finditer(text):
+        if any(char.isalnum() for char in match.group(1)):  # "# ------" is not a loop
+            return text[: match.start() + len(match.group(1))], True
+    return text, False
+
+
+def _balance(text: str, hole: Hole) -> str:
+    """Cut at the first closing bracket that closes nothing opened on the line or in the text."""
+    stack = list(hole.open_brackets)
+    for index, char in enumerate(_code_chars(text)):
+        if char in OPENERS:
+            stack.append(char)
+        elif char in CLOSERS:
+            if not stack or stack[-1] != CLOSERS[char]:
+                return text[:index]
+            stack.pop()
+    return text
+
+
+def _open_brackets(line: str) -> list[str]:
+    stack: list[str] = []
+    for char in _code_chars(line):
+        if char in OPENERS:
+            stack.append(char)
+        elif char in CLOSERS and stack and stack[-1] == CLOSERS[char]:
+            stack.pop()
+    return stack
+
+
+def _code_chars(text: str) -> list[str]:
+    """`text` with string literals and line comments blanked, so their brackets do not count.
+
+    Quotes end at a newline (an apostrophe in prose must not swallow the rest of the file).
+    """
+    chars = list(text)
+    quote = ""
+    comment = False
+    for index, char in enumerate(chars):
+        if char == "\n":
+            quote, comment = "", False
+        elif comment:
+            chars[index] = " "
+        elif quote:
+            if char == quote and chars[index - 1] != "\\":
+                quote = ""
+            chars[index] = " "
+        elif char in "\"'`":
+            quote = char
+            chars[index] = " "
+        elif char == "#" or text.startswith("//", index):
+            comment = True
+            chars[index] = " "
+    return chars
+
+
+def _drop_suffix_echo(text: str, hole: Hole) -> str:
+    """Remove the end of a one-line suggestion that repeats the code right after the cursor.
+
+    Either the whole rest of the line is echoed, or a tail of closers/punctuation whose removal
+    leaves the suggestion's own brackets balanced (`foo(|)` + `bar(x))` -> `bar(x)`).
+    """
+    suffix = hole.line_suffix.strip()
+    if not suffix or "\n" in text:
+        return text
+    body = text.rstrip()
+    if body.endswith(suffix) and len(body) > len(suffix):
+        return (
+            body[: -len(suffix)].rstrip() if hole.line_suffix[0].isspace() else body[: -len(suffix)]
+        )
+    if _net_brackets(body) == 0:
+        return text
+    for size in range(min(len(suffix), len(body)), 0, -1):
+        if body.endswith(suffix[:size]) and _net_brackets(body[:-size]) == 0:
+            return body[:-size]
+    return text
+
+
+def _net_brackets(text: str) -> int:
+    """Openers minus closers outside string literals."""
+    chars = _code_chars(text)
+    return sum(char in OPENERS for char in chars) - sum(char in CLOSERS for char in chars)
+
+
+def open_brackets(text: str) -> str:
+    """Brackets `text` leaves open, innermost last (string literals skipped)."""
+    return "".join(_open_brackets(text))

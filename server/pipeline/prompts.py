@@ -1,0 +1,220 @@
+"""Prompt templates per model family: THE one template source (training imports it too).
+
+A family is recognised from the model's vocabulary: each of its markers must be a single token,
+otherwise the model was never trained on it and the family does not apply. Models without FIM
+tokens (the packaged gemma-3-270m) get the prefix-only format; the suffix still reaches
+post-processing, so completions never repeat the code after the cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+AUTO = "auto"
+PREFIX_ONLY = "prefix-only"
+
+
+class Vocabulary(Protocol):
+    """What format detection needs to know about a tokenizer."""
+
+    def is_single_token(self, text: str) -> bool:
+        """True when `text`, parsed with special tokens, is exactly one token."""
+        ...
+
+
+@dataclass(frozen=True)
+class ContextFile:
+    """Another file of the repository shown to the model before the current one."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PromptFormat:
+    """Concrete marker strings of one family, as spelled in the model's own vocabulary."""
+
+    name: str
+    fim_prefix: str = ""
+    fim_suffix: str = ""
+    fim_middle: str = ""
+    repo_name: str = ""
+    file_sep: str = ""
+    stop: tuple[str, ...] = ()
+    # CodeLlama was trained with a space after <PRE> and before <SUF>/<MID>.
+    spaced: bool = False
+
+    @property
+    def is_fim(self) -> bool:
+        return bool(self.fim_prefix)
+
+    @property
+    def is_repo_level(self) -> bool:
+        return bool(self.repo_name and self.file_sep)
+
+    def render(
+        self,
+        prefix: str,
+        suffix: str,
+        *,
+        path: str = "",
+        repo: str = "",
+        context_files: Sequence[ContextFile] = (),
+    ) -> str:
+        """The prompt text for a hole between `prefix` and `suffix` (stable parts first)."""
+        header = self._repo_header(path, repo, context_files)
+        if not self.is_fim:
+            return header + prefix
+        if self.spaced:
+            return f"{header}{self.fim_prefix} {prefix} {self.fim_suffix}{suffix} {self.fim_middle}"
+        return f"{header}{self.fim_prefix}{prefix}{self.fim_suffix}{suffix}{self.fim_middle}"
+
+    def render_training_target(self, middle: str) -> str:
+        """What the model should generate after `render(...)`: the middle and an end marker."""
+        end = self.stop[0] if self.stop else ""
+        return middle + end
+
+    def _repo_header(self, path: str, repo: str, context_files: Sequence[ContextFile]) -> str:
+        """Qwen2.5-Coder / StarCoder2 repo-level context: other files, then this file's path."""
+        if not self.is_repo_level or not (path or context_files):
+            return ""
+        parts = [f"{self.repo_name}{repo or 'repo'}\n"]
+        parts += [f"{self.file_sep}{item.path}\n{item.text.rstrip()}\n" for item in context_files]
+        parts.append(f"{self.file_sep}{path or 'untitled'}\n")
+        return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: every accepted spelling of each marker, first spelling preferred."""
+
+    name: str
+    prefix: tuple[str, ...]
+    suffix: tuple[str, ...]
+    middle: tuple[str, ...]
+    stop: tuple[str, ...] = ()
+    repo_name: tuple[str, ...] = ()
+    file_sep: tuple[str, ...] = ()
+    # Tokens that must also exist, to tell apart families that share FIM markers.
+    signature: tuple[str, ...] = ()
+    spaced: bool = False
+    aliases: tuple[str, ...] = field(default=())
+
+    def resolve(self, vocab: Vocabulary | None) -> PromptFormat | None:
+        """The format in this vocabulary's spelling, or None when a marker is not one token."""
+        pick = _pick_default if vocab is None else (lambda options: _pick(vocab, options))
+        markers = [pick(options) for options in (self.prefix, self.suffix, self.middle)]
+        if None in markers or any(pick((token,)) is None for token in self.signature):
+            return None
+        repo_name, file_sep = pick(self.repo_name), pick(self.file_sep)
+        stops = tuple(s for s in (pick((token,)) for token in self.stop) if s is not None)
+        return PromptFormat(
+            name=self.name,
+            fim_prefix=markers[0],
+            fim_suffix=markers[1],
+            fim_middle=markers[2],
+            repo_name=repo_name or "",
+            file_sep=file_sep or "",
+            stop=stops,
+            spaced=self.spaced,
+        )
+
+
+def _pick(vocab: Vocabulary, options: Iterable[str]) -> str | None:
+    return next((text for text in options if vocab.is_single_token(text)), None)
+
+
+def _pick_default(options: Sequence[str]) -> str | None:
+    return options[0] if options else None
+
+
+# Order matters: families sharing markers are told apart by their signature tokens.
+FAMILIES: tuple[Family, ...] = (
+    Family(
+        "qwen2.5-coder",
+        prefix=("<|fim_prefix|>",),
+        suffix=("<|fim_suffix|>",),
+        middle=("<|fim_middle|>",),
+        stop=("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>", "<|im_end|>"),
+        repo_name=("<|repo_name|>",),
+        file_sep=("<|file_sep|>",),
+        signature=("<|fim_pad|>",),
+        aliases=("qwen", "qwen-coder"),
+    ),
+    Family(
+        "codegemma",
+        prefix=("<|fim_prefix|>",),
+        suffix=("<|fim_suffix|>",),
+        middle=("<|fim_middle|>",),
+        stop=("<|file_separator|>", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<eos>"),
+        signature=("<|file_separator|>",),
+    ),
+    Family(
+        "starcoder",
+        prefix=("<fim_prefix>", "<fim-prefix>"),
+        suffix=("<fim_suffix>", "<fim-suffix>"),
+        middle=("<fim_middle>", "<fim-middle>"),
+        stop=("<|endoftext|>", "<file_sep>", "<fim_prefix>", "<fim-prefix>"),
+        repo_name=("<repo_name>", "<reponame>"),
+        file_sep=("<file_sep>",),
+        aliases=("starcoder2", "santacoder"),
+    ),
+    Family(
+        "deepseek-coder",
+        prefix=("<｜fim▁begin｜>",),
+        suffix=("<｜fim▁hole｜>",),
+        middle=("<｜fim▁end｜>",),
+        stop=("<｜end▁of▁sentence｜>", "<|EOT|>"),
+        aliases=("deepseek",),
+    ),
+    Family(
+        "codellama",
+        prefix=("<PRE>", "▁<PRE>"),
+        suffix=("<SUF>", "▁<SUF>"),
+        middle=("<MID>", "▁<MID>"),
+        stop=("<EOT>", "▁<EOT>"),
+        spaced=True,
+    ),
+)
+
+PREFIX_ONLY_FORMAT = PromptFormat(name=PREFIX_ONLY)
+
+
+def format_names() -> list[str]:
+    """Every value the `prompt_format` setting accepts."""
+    return [AUTO, PREFIX_ONLY, *(family.name for family in FAMILIES)]
+
+
+def detect_format(vocab: Vocabulary) -> PromptFormat:
+    """The first family whose markers are all single tokens, else prefix-only."""
+    for family in FAMILIES:
+        resolved = family.resolve(vocab)
+        if resolved is not None:
+            return resolved
+    return PREFIX_ONLY_FORMAT
+
+
+def select_format(setting: str, vocab: Vocabulary | None) -> PromptFormat:
+    """Apply the `prompt_format` setting: `auto` detects, a family name forces that family.
+
+    A forced family keeps the model's own spelling of each marker when the vocabulary has one.
+    """
+    setting = setting.strip().lower() or AUTO
+    if setting == AUTO:
+        return detect_format(vocab) if vocab is not None else PREFIX_ONLY_FORMAT
+    if setting == PREFIX_ONLY:
+        return PREFIX_ONLY_FORMAT
+    for family in FAMILIES:
+        if setting == family.name or setting in family.aliases:
+            resolved = family.resolve(vocab) if vocab is not None else None
+            return resolved or family.resolve(None) or PREFIX_ONLY_FORMAT
+    raise ValueError(
+        f"unknown prompt format {setting!r}; choose one of {', '.join(format_names())}"
+    )
+
+
+def with_stops(fmt: PromptFormat, extra: Iterable[str]) -> PromptFormat:
+    """The same format with additional stop markers (for example a model's own end token)."""
+    return replace(fmt, stop=tuple(dict.fromkeys((*fmt.stop, *extra))))

@@ -1,0 +1,1 @@
+"""ghostwright training: datasets from the user's repository, fine-tuning, evaluation, export."""
