@@ -11,9 +11,11 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import struct
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 from ghostwright.server.errors import GhostwrightError
@@ -157,20 +159,41 @@ def download_hub_model(spec: str) -> Path:
     if len(parts) < 3 or not parts[-1].endswith(".gguf"):
         raise GhostwrightError(f"bad hub model id {spec!r}: expected hf:OWNER/REPO/FILE.gguf")
     repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:])
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
 
+    cached = try_to_load_from_cache(repo_id, filename)
+    if isinstance(cached, str):
+        return check_gguf_file(Path(cached))
+    unreachable = f"cannot download {spec}: the model hub is unreachable; {SETTING_HINT}"
+    # huggingface_hub retries an unreachable host for half a minute; find out in seconds instead.
+    if constants.HF_HUB_OFFLINE or not _reachable(constants.ENDPOINT):
+        raise GhostwrightError(unreachable)
     try:
         path = hf_hub_download(repo_id=repo_id, filename=filename, etag_timeout=10)
+    except LocalEntryNotFoundError as exc:  # a subclass of EntryNotFoundError: check it first
+        raise GhostwrightError(unreachable) from exc
     except (RepositoryNotFoundError, EntryNotFoundError) as exc:
         raise GhostwrightError(f"{spec} does not exist on the model hub ({SETTING_HINT})") from exc
-    except Exception as exc:  # offline mode, DNS, refused, timeouts: all mean "unreachable"
+    except Exception as exc:  # DNS, refused, timeouts, HTTP errors: all mean "unreachable"
         logger.debug("hub download failed", exc_info=True)
-        raise GhostwrightError(
-            f"cannot download {spec}: the model hub is unreachable ({type(exc).__name__}); "
-            + SETTING_HINT
-        ) from exc
+        raise GhostwrightError(unreachable) from exc
     return check_gguf_file(Path(path))
+
+
+def _reachable(endpoint: str, timeout_s: float = 3.0) -> bool:
+    """A TCP connection to the hub's host succeeds within `timeout_s`."""
+    url = urlsplit(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
 
 
 def model_display_name(path: Path) -> str:

@@ -52,6 +52,23 @@ class CompletionResult:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """Everything decided before the model runs, and how its output will be judged."""
+
+    prompt: str
+    hole: Hole
+    healed: str  # whitespace left out of the prompt that the model is expected to write
+
+    def should_stop(self, raw: str) -> bool:
+        """Generation can end: no further token would change the suggestion."""
+        return trim(_strip_healed(raw, self.healed), self.hole).finished
+
+    def finish(self, raw: str, complete: bool) -> str:
+        """The suggestion for the final output; `complete` when the model ended on its own."""
+        return trim(_strip_healed(raw, self.healed), self.hole, complete=complete).text
+
+
 class Completer:
     """Runs the pipeline stages against one backend."""
 
@@ -60,32 +77,35 @@ class Completer:
         self.options = options or CompletionOptions()
         self._count_tokens = lru_cache(maxsize=65536)(backend.count_tokens)
 
-    def complete(
-        self, request: CompletionRequest, should_cancel: CancelCheck | None = None
-    ) -> CompletionResult:
-        """The suggestion for `request`; "" when there is nothing worth showing."""
-        started = time.perf_counter()
+    def prepare(self, request: CompletionRequest) -> Prepared:
+        """Window, prompt and post-processing context for `request` (no model call)."""
         window = build_window(
             request.text, request.line, request.column, self.options.budget, self._count_tokens
         )
-        hole = self._hole(request, window)
         # A prompt ending in spaces splits tokens where training never did ("return" + " x" is
         # one token pair, "return " + "x" another): leave the spaces out, let the model write them.
         healed = window.line_prefix[len(window.line_prefix.rstrip(" \t")) :]
         prompt_prefix = window.prefix[: len(window.prefix) - len(healed)]
         prompt = self.backend.prompt_format.render(prompt_prefix, window.suffix, path=request.path)
+        return Prepared(prompt, self._hole(request, window), healed)
 
-        def finish(raw: str) -> str:
-            return trim(_strip_healed(raw, healed), hole).text
-
-        def should_stop(raw: str) -> bool:
-            return trim(_strip_healed(raw, healed), hole).finished
-
+    def complete(
+        self, request: CompletionRequest, should_cancel: CancelCheck | None = None
+    ) -> CompletionResult:
+        """The suggestion for `request`; "" when there is nothing worth showing."""
+        started = time.perf_counter()
+        prepared = self.prepare(request)
+        if prepared.hole.code_after_cursor and not prepared.hole.sees_suffix:
+            # A prefix-only model cannot see that code, so it cannot fill a hole before it.
+            return self._empty(started, "blind-suffix")
         params = GenerationParams(self.options.max_tokens, self.options.time_limit_s)
-        generation = self.backend.generate(prompt, params, should_stop, should_cancel)
+        generation = self.backend.generate(
+            prepared.prompt, params, prepared.should_stop, should_cancel
+        )
         usable = generation.stop_reason not in ("cancelled", "superseded", "error")
+        completion = prepared.finish(generation.text, generation.stop_reason == "eos")
         return CompletionResult(
-            completion=finish(generation.text) if usable else "",
+            completion=completion if usable else "",
             latency_ms=(time.perf_counter() - started) * 1000.0,
             model=self.backend.model_name,
             format=self.backend.prompt_format.name,
@@ -95,6 +115,11 @@ class Completer:
             raw=generation.text,
             error=generation.error,
         )
+
+    def _empty(self, started: float, reason: str) -> CompletionResult:
+        latency = (time.perf_counter() - started) * 1000.0
+        fmt = self.backend.prompt_format.name
+        return CompletionResult("", latency, self.backend.model_name, fmt, 0, 0, reason)
 
     def _hole(self, request: CompletionRequest, window: Window) -> Hole:
         prefix_lines = window.prefix.split("\n")[:-1]
@@ -107,6 +132,7 @@ class Completer:
             next_line=next((row for row in suffix_lines if row.strip()), ""),
             open_brackets=open_brackets(window.prefix),
             max_lines=max_lines,
+            sees_suffix=self.backend.prompt_format.is_fim,
             tab_size=self.options.tab_size,
         )
 

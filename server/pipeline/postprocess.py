@@ -19,6 +19,8 @@ CLOSERS = {value: key for key, value in OPENERS.items()}
 BLOCK_OPENERS = tuple(":{[(")
 # Text after the cursor that still allows a multi-line suggestion: closers, quotes, separators.
 TRAILING_PUNCTUATION = re.compile(r"[\s)\]}\"'`;,:]*")
+# A line this long (stripped) seen twice in one suggestion means the model is looping.
+MIN_REPEATED_LINE = 10
 # The same short unit four or more times in a row inside one line: the model is looping.
 INLINE_LOOP = re.compile(r"(.{4,}?)\1{3,}")
 
@@ -32,15 +34,19 @@ class Hole:
     previous_line: str = ""  # last non-blank line above the cursor line
     next_line: str = ""  # first non-blank line below the cursor line
     open_brackets: str = ""  # brackets the prefix opened and did not close, innermost last
+    sees_suffix: bool = True  # FIM prompt; a prefix-only model never saw the code after the cursor
     max_lines: int = 8
     tab_size: int = 4
 
     @property
+    def code_after_cursor(self) -> bool:
+        """More than closers and punctuation follow the cursor on its line."""
+        return TRAILING_PUNCTUATION.fullmatch(self.line_suffix) is None
+
+    @property
     def single_line(self) -> bool:
         """Mid-line before real code, after code that opens nothing, or a limit of one line."""
-        if self.max_lines <= 1:
-            return True
-        if TRAILING_PUNCTUATION.fullmatch(self.line_suffix) is None:
+        if self.max_lines <= 1 or self.code_after_cursor:
             return True
         stripped = self.line_prefix.rstrip()
         return bool(stripped) and not stripped.endswith(BLOCK_OPENERS)
@@ -53,14 +59,18 @@ class Trimmed:
     reason: str = ""
 
 
-def trim(raw: str, hole: Hole) -> Trimmed:
-    """The suggestion to show for model output `raw` (possibly still being generated)."""
+def trim(raw: str, hole: Hole, *, complete: bool = False) -> Trimmed:
+    """The suggestion to show for model output `raw`.
+
+    `complete` says the model ended on its own (end token); otherwise the last line may be cut off
+    mid-way and is kept only while generation is still running or if it is the only line.
+    """
     lines = raw.split("\n")
-    keep, reason = _cut_lines(lines[:-1], hole)  # the last line may still grow
-    text = "\n".join(lines[:keep] if reason else lines)
+    keep, reason = _cut_lines(lines if complete else lines[:-1], hole)
+    kept = lines[:keep] if reason or complete else lines
+    text = "\n".join(line.rstrip() for line in kept) if reason else "\n".join(kept)
     text, looped = _cut_inline_loop(text)
     text = _drop_suffix_echo(_balance(text, hole), hole)
-    text = "\n".join(line.rstrip() for line in text.split("\n")) if reason or looped else text
     if not text.strip():
         text = ""
     return Trimmed(text, bool(reason) or looped, "loop" if looped and not reason else reason)
@@ -70,17 +80,13 @@ def _cut_lines(lines: list[str], hole: Hole) -> tuple[int, str]:
     """How many complete lines survive, and which rule cut the rest ("" when none did)."""
     limit = 1 if hole.single_line else hole.max_lines
     min_indent = _min_indent(hole)
-    blank_run = 0
     for index, line in enumerate(lines):
         if line.strip():
-            blank_run = 0
             if reason := _ends_before(lines, index, hole, min_indent):
                 closes = reason == "block-end" and line.strip()[0] in CLOSERS
                 return (index + 1 if closes else index), reason
-        elif index > 0:
-            blank_run += 1
-            if blank_run >= (1 if min_indent == 0 else 2):
-                return index, "blank-lines"
+        elif index > 0 and any(row.strip() for row in lines[:index]):
+            return index, "blank-line"  # a paragraph ends here; the next one is a new thought
         if index + 1 >= limit:
             return index + 1, "single-line" if limit == 1 else "max-lines"
     return len(lines), ""
@@ -93,11 +99,19 @@ def _ends_before(lines: list[str], index: int, hole: Hole, min_indent: int) -> s
     line = hole.line_prefix + lines[0] if index == 0 else lines[index]
     if hole.next_line.strip() and line.rstrip() == hole.next_line.rstrip():
         return "suffix-echo"
-    if line.rstrip() == _previous(lines, index, hole).rstrip():
+    if _repeats(line, lines[1:index], _previous(lines, index, hole)):
         return "repetition"
     if index > 0 and _indent(line, hole.tab_size) < min_indent:
         return "block-end"
     return ""
+
+
+def _repeats(line: str, earlier: list[str], previous: str) -> bool:
+    """The line just above again, or a substantial line the suggestion already contains."""
+    if line.rstrip() == previous.rstrip():
+        return True
+    body = line.strip()
+    return len(body) >= MIN_REPEATED_LINE and any(row.strip() == body for row in earlier)
 
 
 def _previous(lines: list[str], index: int, hole: Hole) -> str:
@@ -130,9 +144,15 @@ def _indent(line: str, tab_size: int) -> int:
 
 
 def _cut_inline_loop(text: str) -> tuple[str, bool]:
-    """Keep one copy of a unit the model repeats within a line (`print(x)print(x)print(x)...`)."""
+    """Cut where the model starts repeating a unit within a line (`print(x)print(x)...`).
+
+    On the first line one copy of the unit is kept; a later line that loops is dropped whole.
+    """
     for match in INLINE_LOOP.finditer(text):
         if any(char.isalnum() for char in match.group(1)):  # "# ------" is not a loop
+            line_start = text.rfind("\n", 0, match.start())
+            if line_start >= 0:
+                return text[:line_start], True
             return text[: match.start() + len(match.group(1))], True
     return text, False
 
@@ -190,22 +210,23 @@ def _drop_suffix_echo(text: str, hole: Hole) -> str:
     """Remove the end of a one-line suggestion that repeats the code right after the cursor.
 
     Either the whole rest of the line is echoed, or a tail of closers/punctuation whose removal
-    leaves the suggestion's own brackets balanced (`foo(|)` + `bar(x))` -> `bar(x)`).
+    leaves the suggestion's own brackets balanced (`foo(|)` + `bar(x))` -> `bar(x)`). A model that
+    never saw the suffix must reproduce the rest of the line to show it agrees; otherwise its line
+    would clash with the code already there, and nothing is shown.
     """
     suffix = hole.line_suffix.strip()
     if not suffix or "\n" in text:
         return text
     body = text.rstrip()
-    if body.endswith(suffix) and len(body) > len(suffix):
-        return (
-            body[: -len(suffix)].rstrip() if hole.line_suffix[0].isspace() else body[: -len(suffix)]
-        )
     if _net_brackets(body) == 0:
-        return text
-    for size in range(min(len(suffix), len(body)), 0, -1):
-        if body.endswith(suffix[:size]) and _net_brackets(body[:-size]) == 0:
-            return body[:-size]
-    return text
+        if body.endswith(suffix) and _net_brackets(body[: -len(suffix)]) == 0:
+            body = body[: -len(suffix)]
+            return body.rstrip() if hole.line_suffix[0].isspace() else body
+    else:
+        for size in range(min(len(suffix), len(body)), 0, -1):
+            if body.endswith(suffix[:size]) and _net_brackets(body[:-size]) == 0:
+                return body[:-size]
+    return "" if hole.code_after_cursor and not hole.sees_suffix else text
 
 
 def _net_brackets(text: str) -> int:

@@ -1,0 +1,65 @@
+"""The pipeline end to end over the fake backend: prompts, healing, gating, cancellation."""
+
+from __future__ import annotations
+
+from ghostwright.server.backends.fake import FakeBackend
+from ghostwright.server.pipeline.complete import Completer, CompletionRequest
+from ghostwright.server.pipeline.prompts import PromptFormat
+
+QWEN = PromptFormat("qwen2.5-coder", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
+TEXT = "def area(w, h):\n    return \n\nprint(area(2, 3))\n"
+
+
+def test_prefix_only_prompt_leaves_out_trailing_spaces_and_strips_them_back():
+    backend = FakeBackend(" w * h\n")
+    result = Completer(backend).complete(CompletionRequest(TEXT, 1, 11))
+    assert backend.prompts == ["def area(w, h):\n    return"]
+    assert result.completion == "w * h"
+    assert result.model == "fake" and result.format == "prefix-only"
+
+
+def test_fim_prompt_carries_the_suffix():
+    backend = FakeBackend("w * h", prompt_format=QWEN)
+    result = Completer(backend).complete(CompletionRequest(TEXT, 1, 11))
+    assert backend.prompts == [
+        "<|fim_prefix|>def area(w, h):\n    return<|fim_suffix|>\n\nprint(area(2, 3))\n"
+        "<|fim_middle|>"
+    ]
+    assert result.completion == "w * h"
+
+
+def test_blank_line_indentation_is_written_by_the_model():
+    backend = FakeBackend("    return w * h\n")
+    result = Completer(backend).complete(CompletionRequest("def area(w, h):\n    \n", 1, 4))
+    assert backend.prompts == ["def area(w, h):\n"]
+    assert result.completion == "return w * h"
+
+
+def test_blind_model_is_not_asked_to_fill_before_code():
+    backend = FakeBackend("anything")
+    result = Completer(backend).complete(CompletionRequest("x = foo(a, b)\n", 0, 4))
+    assert backend.prompts == [] and result.completion == "" and result.stop_reason == "blind-suffix"
+
+
+def test_fim_model_fills_before_code():
+    backend = FakeBackend("bar(", prompt_format=QWEN)
+    result = Completer(backend).complete(CompletionRequest("x = foo(a, b))\n", 0, 4))
+    assert result.completion == "bar("
+
+
+def test_generation_stops_as_soon_as_the_answer_is_known():
+    backend = FakeBackend(" w * h\n" + "junk " * 100)
+    result = Completer(backend).complete(CompletionRequest(TEXT, 1, 11))
+    assert result.stop_reason == "stop" and result.generated_tokens == len(" w * h\n")
+
+
+def test_cancelled_request_returns_nothing():
+    backend = FakeBackend(" w * h\n")
+    result = Completer(backend).complete(CompletionRequest(TEXT, 1, 11), should_cancel=lambda: True)
+    assert result.completion == "" and result.stop_reason == "cancelled"
+
+
+def test_request_max_lines_overrides_the_option():
+    backend = FakeBackend("a = 1\nb = 2\nc = 3\n")
+    request = CompletionRequest("x = 0\n\n", 1, 0, max_lines=1)
+    assert Completer(backend).complete(request).completion == "a = 1"

@@ -1,0 +1,38 @@
+"""The settings tree: defaults, validation to warnings, documentation."""
+
+from __future__ import annotations
+
+from ghostwright.server.config import Settings, parse_settings, setting_docs
+
+
+def test_defaults_need_no_configuration():
+    settings = Settings()
+    assert settings.model == "default" and settings.backend == "llama_cpp"
+    assert settings.prompt_format == "auto"
+
+
+def test_valid_values_apply_and_dashes_are_accepted():
+    settings, warnings = parse_settings({"max-lines": 3, "prompt_format": "codellama"})
+    assert warnings == []
+    assert settings.max_lines == 3 and settings.prompt_format == "codellama"
+
+
+def test_invalid_values_warn_once_each_and_keep_defaults():
+    settings, warnings = parse_settings(
+        {"max_lines": 0, "threads": "four", "backend": "cloud", "colour": "blue", "model": 3}
+    )
+    assert settings == Settings()
+    assert len(warnings) == 5
+    assert any("unknown setting 'colour'" in warning for warning in warnings)
+    assert any("'cloud' is not one of llama_cpp, openai" in warning for warning in warnings)
+
+
+def test_booleans_are_not_integers():
+    settings, warnings = parse_settings({"threads": True})
+    assert settings.threads == 0 and warnings
+
+
+def test_every_setting_is_documented():
+    docs = setting_docs()
+    assert {name for name, _, _ in docs} == set(Settings.__dataclass_fields__)
+    assert all(description for _, _, description in docs)
