@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import platformdirs
+
 from ghostwright.server.errors import GhostwrightError
 
 logger = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp
+
 from ghostwright.server.backends.base import CancelCheck, Generation, GenerationParams, StopCheck
 from ghostwright.server.backends.hardware import resolve_threads
 from ghostwright.server.errors import GhostwrightError

@@ -13,6 +13,7 @@ import logging
 import time
 
 import httpx
+
 from ghostwright.server.backends.base import CancelCheck, Generation, GenerationParams, StopCheck
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.pipeline.prompts import select_format

@@ -12,7 +12,10 @@ import pytest
 def run(*args, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "ghostwright.server", *map(str, args)],
-        capture_output=True, text=True, cwd=cwd, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
     )
 
 
@@ -53,8 +56,12 @@ def test_invalid_utf8(tmp_path):
 
 @pytest.mark.parametrize(
     ("line", "col", "fragment"),
-    [(0, 1, "line 0 is out of range"), (9, 1, "line 9 is out of range"),
-     (2, 9, "column 9 is out of range"), (1, 0, "column 0 is out of range")],
+    [
+        (0, 1, "line 0 is out of range"),
+        (9, 1, "line 9 is out of range"),
+        (2, 9, "column 9 is out of range"),
+        (1, 0, "column 0 is out of range"),
+    ],
 )
 def test_position_out_of_range(source, line, col, fragment):
     assert_one_line_error(run("complete", source, "--line", line, "--col", col), fragment)

@@ -38,7 +38,8 @@ def test_blank_line_indentation_is_written_by_the_model():
 def test_blind_model_is_not_asked_to_fill_before_code():
     backend = FakeBackend("anything")
     result = Completer(backend).complete(CompletionRequest("x = foo(a, b)\n", 0, 4))
-    assert backend.prompts == [] and result.completion == "" and result.stop_reason == "blind-suffix"
+    assert backend.prompts == [] and result.completion == ""
+    assert result.stop_reason == "blind-suffix"
 
 
 def test_fim_model_fills_before_code():

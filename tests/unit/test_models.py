@@ -88,7 +88,9 @@ def test_hub_offline_error_names_the_setting(monkeypatch, tmp_path):
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(GhostwrightError, match="unreachable; set `model` to a local .gguf path"):
-        models.resolve_model("hf:Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF/qwen2.5-coder-0.5b-q8_0.gguf")
+        models.resolve_model(
+            "hf:Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF/qwen2.5-coder-0.5b-q8_0.gguf"
+        )
 
 
 def test_unreachable_hub_host_fails_fast(monkeypatch):

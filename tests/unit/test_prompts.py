@@ -24,8 +24,14 @@ class SetVocabulary:
 
 
 QWEN = SetVocabulary(
-    "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_pad|>",
-    "<|repo_name|>", "<|file_sep|>", "<|endoftext|>", "<|im_end|>",
+    "<|fim_prefix|>",
+    "<|fim_suffix|>",
+    "<|fim_middle|>",
+    "<|fim_pad|>",
+    "<|repo_name|>",
+    "<|file_sep|>",
+    "<|endoftext|>",
+    "<|im_end|>",
 )
 CODEGEMMA = SetVocabulary(
     "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|file_separator|>", "<eos>"
@@ -61,7 +67,11 @@ def test_family_detected_and_rendered(vocab, name, prompt):
 
 def test_stop_markers_are_the_ones_the_vocabulary_has():
     assert detect_format(QWEN).stop == (
-        "<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>", "<|im_end|>"
+        "<|endoftext|>",
+        "<|fim_pad|>",
+        "<|file_sep|>",
+        "<|repo_name|>",
+        "<|im_end|>",
     )
     assert detect_format(CODELLAMA).stop == ("▁<EOT>",)
     assert detect_format(DEEPSEEK).stop == ("<｜end▁of▁sentence｜>", "<|EOT|>")
@@ -75,7 +85,10 @@ def test_a_marker_that_is_not_one_token_rules_the_family_out():
 def test_qwen_repo_level_form_puts_other_files_first():
     fmt = detect_format(QWEN)
     prompt = fmt.render(
-        "x = ", "\n", path="pkg/b.py", repo="demo",
+        "x = ",
+        "\n",
+        path="pkg/b.py",
+        repo="demo",
         context_files=[ContextFile("pkg/a.py", "def f():\n    pass\n")],
     )
     assert prompt == (

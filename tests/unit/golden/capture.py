@@ -35,11 +35,12 @@ SNIPPETS = {
     "javascript-function": "function add(a, b) {\n  ‸\n}\n\nmodule.exports = { add };\n",
     "class-method": (
         "class Stack:\n    def __init__(self):\n        self.items = []\n\n"
-        "    def push(self, item):\n        self.items.append(item)\n\n    def pop(self):\n        ‸\n"
+        "    def push(self, item):\n        self.items.append(item)\n\n"
+        "    def pop(self):\n        ‸\n"
     ),
     "docstring-start": 'def parse_version(text):\n    """‸\n',
     "if-condition": "def sign(x):\n    if x > 0:\n        return 1\n    elif ‸\n",
-    "string-argument": 'import logging\n\nlogger = logging.getLogger(‸)\n',
+    "string-argument": "import logging\n\nlogger = logging.getLogger(‸)\n",
     "comment-line": "# Compute the factorial of n recursively\ndef factorial(n):\n    ‸\n",
     "list-comprehension": "numbers = [1, 2, 3, 4]\nsquares = [‸]\n",
 }
