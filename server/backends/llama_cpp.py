@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp
+import numpy as np
 
 from ghostwright.server.backends.base import CancelCheck, Generation, GenerationParams, StopCheck
 from ghostwright.server.backends.hardware import resolve_threads
@@ -27,6 +28,10 @@ from ghostwright.server.pipeline.prompts import PromptFormat, select_format
 logger = logging.getLogger(__name__)
 
 PREFILL_CHUNK = 128  # tokens evaluated between two checks for cancellation
+# When the prompt's first lines scrolled away, this many tokens of the new prompt must be found
+# further on in the cache before the cache is shifted instead of recomputed.
+SHIFT_PROBE = 32
+SEQUENCE = 0  # llama-cpp-python keeps a single sequence
 native_logger = logging.getLogger("ghostwright.llama_cpp.native")
 
 
@@ -71,6 +76,7 @@ class LlamaCppBackend:
             self.options.prompt_format, LlamaVocabulary(self._llm)
         )
         self._stop_ids = self._marker_ids(self.prompt_format.stop)
+        self._can_shift = bool(llama_cpp.llama_memory_can_shift(self._llm._ctx.memory))
         self._lock = threading.Lock()
         self._tickets = itertools.count(1)
         self._latest = 0
@@ -157,13 +163,11 @@ class LlamaCppBackend:
         return tokens[:1] + tokens[len(tokens) - room + 1 :]
 
     def _prefill(self, tokens: list[int], interrupted: CancelCheck) -> str:
-        """Evaluate all but the last prompt token in chunks, reusing the cached common prefix."""
+        """Evaluate all but the last prompt token in chunks, reusing what the cache already has."""
         llm = self._llm
-        common = 0
-        for cached, new in zip(llm.input_ids[: llm.n_tokens], tokens, strict=False):
-            if cached != new:
-                break
-            common += 1
+        common = self._common_prefix(tokens)
+        if common < len(tokens) - 1 and self._can_shift:
+            common = self._shift_cache(tokens, common)
         common = min(common, len(tokens) - 1)
         if common < llm.n_tokens:
             llm._ctx.kv_cache_seq_rm(-1, common, -1)
@@ -173,6 +177,37 @@ class LlamaCppBackend:
                 return reason
             llm.eval(tokens[start : min(start + PREFILL_CHUNK, len(tokens) - 1)])
         return ""
+
+    def _common_prefix(self, tokens: list[int]) -> int:
+        common = 0
+        for cached, new in zip(self._llm.input_ids[: self._llm.n_tokens], tokens, strict=False):
+            if cached != new:
+                break
+            common += 1
+        return common
+
+    def _shift_cache(self, tokens: list[int], common: int) -> int:
+        """The window start moved down the file: drop the lines that left it, keep the rest.
+
+        Removes cached tokens [common, j) and moves the cached tail back by j - common positions
+        (llama.cpp re-rotates the keys), so only the newly typed text needs evaluating.
+        """
+        llm = self._llm
+        probe = tokens[common : common + SHIFT_PROBE]
+        cached = llm.input_ids[: llm.n_tokens]
+        if len(probe) < SHIFT_PROBE:
+            return common
+        for start in np.flatnonzero(cached[common + 1 :] == probe[0]) + common + 1:
+            if list(cached[start : start + SHIFT_PROBE]) == probe:
+                break
+        else:
+            return common
+        start, end, gap = int(start), llm.n_tokens, int(start) - common
+        llm._ctx.kv_cache_seq_rm(SEQUENCE, common, start)
+        llm._ctx.kv_cache_seq_shift(SEQUENCE, start, end, -gap)
+        llm.input_ids[common : end - gap] = llm.input_ids[start:end].copy()
+        llm.n_tokens = end - gap
+        return self._common_prefix(tokens)
 
     def _sample(
         self,

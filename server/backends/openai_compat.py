@@ -62,7 +62,7 @@ class OpenAICompatBackend:
 
     def _vocabulary(self, setting: str) -> RemoteVocabulary | None:
         try:
-            return RemoteVocabulary(self._client)
+            return RemoteVocabulary(self._client) if setting != "prefix-only" else None
         except (httpx.HTTPError, GhostwrightError, ValueError, KeyError) as exc:
             if setting == "auto":
                 logger.warning(

@@ -7,7 +7,7 @@ harness, so every number we measure is the number a user gets.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from ghostwright.server.backends.base import Backend, CancelCheck, GenerationParams
@@ -76,11 +76,12 @@ class Completer:
         self.backend = backend
         self.options = options or CompletionOptions()
         self._count_tokens = lru_cache(maxsize=65536)(backend.count_tokens)
+        self._budget = replace(self.options.budget, suffix_in_prompt=backend.prompt_format.is_fim)
 
     def prepare(self, request: CompletionRequest) -> Prepared:
         """Window, prompt and post-processing context for `request` (no model call)."""
         window = build_window(
-            request.text, request.line, request.column, self.options.budget, self._count_tokens
+            request.text, request.line, request.column, self._budget, self._count_tokens
         )
         # A prompt ending in spaces splits tokens where training never did ("return" + " x" is
         # one token pair, "return " + "x" another): leave the spaces out, let the model write them.

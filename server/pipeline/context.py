@@ -24,6 +24,9 @@ class Budget:
     prompt_tokens: int = 1536
     suffix_share: float = 0.25
     anchor_lines: int = 32
+    # Prefix-only formats never put the suffix in the prompt: the prefix gets the whole budget and
+    # the suffix window is read only by post-processing.
+    suffix_in_prompt: bool = True
 
     @property
     def suffix_tokens(self) -> int:
@@ -31,6 +34,8 @@ class Budget:
 
     @property
     def prefix_tokens(self) -> int:
+        if not self.suffix_in_prompt:
+            return self.prompt_tokens
         return self.prompt_tokens - self.suffix_tokens
 
 

@@ -1,0 +1,106 @@
+"""The real packaged default model through the CLI and the in-process backend."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from ghostwright.server.backends.base import GenerationParams
+from ghostwright.server.backends.llama_cpp import LlamaCppBackend, LlamaOptions
+
+pytestmark = pytest.mark.model
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "ghostwright.server", *map(str, args)],
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def backend(default_model_path):
+    loaded = LlamaCppBackend(default_model_path, LlamaOptions(threads=0))
+    yield loaded
+    loaded.close()
+
+
+def test_readme_sample_gives_a_completion(sample_file):
+    proc = run_cli("complete", sample_file, "--line", 20, "--col", 27)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip(), "the README's first command must print a completion"
+    assert proc.stderr == ""
+
+
+def test_json_output_has_the_documented_fields(sample_file):
+    proc = run_cli("complete", sample_file, "--line", 20, "--col", 27, "--json")
+    payload = json.loads(proc.stdout)
+    assert payload["completion"]
+    assert payload["model"] == "gemma-3-270m-q4_k_m.gguf" and payload["format"] == "prefix-only"
+    assert payload["prompt_tokens"] > 0 and payload["generated_tokens"] > 0
+    assert payload["latency_ms"] > 0
+
+
+def test_real_file_of_an_installed_package():
+    import httpx
+
+    source = Path(httpx.__file__).parent / "_models.py"
+    lines = source.read_text().split("\n")
+    line = next(i for i, row in enumerate(lines) if row.rstrip().endswith("("))
+    proc = run_cli("complete", source, "--line", line + 1, "--col", len(lines[line]) + 1, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "completion" in json.loads(proc.stdout)
+
+
+def test_doctor_reports_model_format_and_a_test_completion():
+    proc = run_cli("doctor")
+    assert proc.returncode == 0, proc.stderr
+    assert "prompt format: prefix-only" in proc.stdout
+    assert "test completion:" in proc.stdout and "warm latency:" in proc.stdout
+
+
+def test_gemma_vocabulary_has_no_fim_markers(backend):
+    assert backend.prompt_format.name == "prefix-only"
+    assert backend.threads >= 1
+
+
+def test_newest_request_wins(backend):
+    prompt = "def fibonacci(n):\n" * 40
+    first: list = []
+    started = threading.Event()
+
+    def cancel_check():
+        started.set()
+        return False
+
+    worker = threading.Thread(
+        target=lambda: first.append(
+            backend.generate(prompt, GenerationParams(max_tokens=400, time_limit_s=60),
+                             should_cancel=cancel_check)
+        )
+    )
+    worker.start()
+    started.wait(30)
+    second = backend.generate("x = ", GenerationParams(max_tokens=2))
+    worker.join(60)
+    assert first[0].stop_reason == "superseded"
+    assert second.stop_reason in ("length", "eos")
+
+
+def test_cancel_and_time_cap_stop_generation(backend):
+    params = GenerationParams(max_tokens=500, time_limit_s=60)
+    cancelled = backend.generate("import os\n", params, should_cancel=lambda: True)
+    assert cancelled.stop_reason == "cancelled" and cancelled.generated_tokens == 0
+    capped = backend.generate("import os\n", GenerationParams(max_tokens=500, time_limit_s=0.05))
+    assert capped.stop_reason == "time"
+
+
+def test_greedy_generation_is_repeatable_with_a_warm_cache(backend):
+    params = GenerationParams(max_tokens=12)
+    prompt = "def add(a, b):\n    return"
+    assert backend.generate(prompt, params).text == backend.generate(prompt, params).text
