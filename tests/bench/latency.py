@@ -71,8 +71,9 @@ def warm_typing(model: Path, threads: int, files: list[Path], limit: int) -> dic
     """Interleaved replay: one ghostwright request, then the same prompt raw, and so on."""
     backend = LlamaCppBackend(model, LlamaOptions(threads=threads))
     completer = Completer(backend)
-    raw = llama_cpp.Llama(str(model), n_ctx=2048, n_threads=threads, n_threads_batch=threads,
-                          verbose=False)
+    raw = llama_cpp.Llama(
+        str(model), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False
+    )
     ours, theirs, prompt_tokens, generated, switches = [], [], [], [], []
     for path in files:
         for index, request in enumerate(typing_requests(path, limit=limit, max_lines=1)):
@@ -121,8 +122,9 @@ def cold_start(model: Path, threads: int, path: Path) -> dict:
     prompt = completer.prepare(request).prompt
     result = completer.complete(request)
     backend.close()
-    raw = llama_cpp.Llama(str(model), n_ctx=2048, n_threads=threads, n_threads_batch=threads,
-                          verbose=False)
+    raw = llama_cpp.Llama(
+        str(model), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False
+    )
     raw_ms = raw_generate(raw, prompt, result.generated_tokens)
     raw.close()
     return {
@@ -151,11 +153,23 @@ def complete_process(path: Path, threads: int) -> dict:
     request = long_context_request(path)
     scratch = Path(os.environ.get("TMPDIR", "/tmp")) / "ghostwright-bench-long.py"
     scratch.write_text(request.text)
-    command = [sys.executable, "-m", "ghostwright.server", "complete", str(scratch),
-               "--line", str(request.line + 1), "--col", str(request.column + 1),
-               "--threads", str(threads), "--json"]
-    launched = subprocess.run([sys.executable, "-c", RSS_LAUNCHER, *command],
-                              capture_output=True, text=True, check=True)
+    command = [
+        sys.executable,
+        "-m",
+        "ghostwright.server",
+        "complete",
+        str(scratch),
+        "--line",
+        str(request.line + 1),
+        "--col",
+        str(request.column + 1),
+        "--threads",
+        str(threads),
+        "--json",
+    ]
+    launched = subprocess.run(
+        [sys.executable, "-c", RSS_LAUNCHER, *command], capture_output=True, text=True, check=True
+    )
     scratch.unlink()
     measured = json.loads(launched.stdout)
     output = json.loads(measured["stdout"] or "{}")
@@ -205,8 +219,15 @@ def main(argv: list[str] | None = None) -> int:
     report["meets_targets"] = verdict(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
-    print(json.dumps({key: report[key] for key in ("warm_typing", "cold", "complete_process",
-                                                   "meets_targets")}, indent=2))
+    print(
+        json.dumps(
+            {
+                key: report[key]
+                for key in ("warm_typing", "cold", "complete_process", "meets_targets")
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

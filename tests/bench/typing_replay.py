@@ -38,14 +38,13 @@ def cursor_positions(text: str, start: int, end: int) -> Iterator[int]:
     for index in range(start + 1, end):
         before, here = text[index - 1], text[index]
         word_end = (before.isalnum() or before == "_") and not (here.isalnum() or here == "_")
-        line_start = here not in " \t\n" and not text[text.rfind("\n", 0, index) + 1 : index].strip()
+        indentation = text[text.rfind("\n", 0, index) + 1 : index]
+        line_start = here not in " \t\n" and not indentation.strip()
         if word_end or line_start:
             yield index
 
 
-def typing_requests(
-    path: Path, limit: int = 60, max_lines: int = 1
-) -> Iterator[CompletionRequest]:
+def typing_requests(path: Path, limit: int = 60, max_lines: int = 1) -> Iterator[CompletionRequest]:
     """At most `limit` requests replaying the typing of one region of `path`."""
     text = path.read_text()
     start, end = region(text)

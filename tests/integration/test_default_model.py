@@ -19,7 +19,9 @@ pytestmark = pytest.mark.model
 def run_cli(*args):
     return subprocess.run(
         [sys.executable, "-m", "ghostwright.server", *map(str, args)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -80,8 +82,11 @@ def test_newest_request_wins(backend):
 
     worker = threading.Thread(
         target=lambda: first.append(
-            backend.generate(prompt, GenerationParams(max_tokens=400, time_limit_s=60),
-                             should_cancel=cancel_check)
+            backend.generate(
+                prompt,
+                GenerationParams(max_tokens=400, time_limit_s=60),
+                should_cancel=cancel_check,
+            )
         )
     )
     worker.start()
