@@ -6,6 +6,7 @@ never crash anything: they produce one warning each and fall back to the default
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any
@@ -58,7 +59,21 @@ class Settings:
 
 def setting_docs() -> list[tuple[str, str, str]]:
     """(name, default, description) for every setting, in definition order."""
-    return [(item.name, repr(item.default), item.metadata["doc"]) for item in fields(Settings)]
+    rows = []
+    for item in fields(Settings):
+        doc, choices = item.metadata["doc"], item.metadata["choices"]
+        if choices:
+            doc += " (one of: " + ", ".join(f"`{choice}`" for choice in choices) + ")"
+        rows.append((item.name, json.dumps(item.default), doc))
+    return rows
+
+
+def settings_table() -> str:
+    """The README's settings table, generated so it can never drift from the schema."""
+    rows = ["| setting | default | description |", "|---|---|---|"]
+    for name, default, doc in setting_docs():
+        rows.append(f"| `{name}` | `{default}` | {doc} |")
+    return "\n".join(rows)
 
 
 def parse_settings(
@@ -95,3 +110,7 @@ def _check(item: Any, value: Any) -> str:
     if minimum is not None and value < minimum:
         return f"{value!r} is below the minimum {minimum}"
     return ""
+
+
+if __name__ == "__main__":
+    print(settings_table())
