@@ -12,7 +12,8 @@ README = (ROOT / "README.md").read_text()
 
 
 def test_settings_table_is_generated_from_the_schema():
-    table = re.search(r"<!-- settings-table:start -->\n(.*)\n<!-- settings-table:end -->", README, re.S)
+    pattern = r"<!-- settings-table:start -->\n(.*)\n<!-- settings-table:end -->"
+    table = re.search(pattern, README, re.S)
     assert table is not None and table.group(1) == settings_table()
 
 
