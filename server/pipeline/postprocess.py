@@ -19,6 +19,9 @@ CLOSERS = {value: key for key, value in OPENERS.items()}
 BLOCK_OPENERS = tuple(":{[(")
 # Text after the cursor that still allows a multi-line suggestion: closers, quotes, separators.
 TRAILING_PUNCTUATION = re.compile(r"[\s)\]}\"'`;,:]*")
+# String literals (ending at their quote or the line end) and line comments.
+NOT_CODE = re.compile(r"""(["'`])(?:\\.|(?!\1)[^\\\n])*\1?|#[^\n]*|//[^\n]*""")
+BRACKET = re.compile(r"[()\[\]{}]")
 # A line this long (stripped) seen twice in one suggestion means the model is looping.
 MIN_REPEATED_LINE = 10
 # The same short unit four or more times in a row inside one line: the model is looping.
@@ -172,7 +175,7 @@ def _balance(text: str, hole: Hole) -> str:
 
 def _open_brackets(line: str) -> list[str]:
     stack: list[str] = []
-    for char in _code_chars(line):
+    for char in BRACKET.findall(_code_chars(line)):
         if char in OPENERS:
             stack.append(char)
         elif char in CLOSERS and stack and stack[-1] == CLOSERS[char]:
@@ -180,30 +183,13 @@ def _open_brackets(line: str) -> list[str]:
     return stack
 
 
-def _code_chars(text: str) -> list[str]:
+def _code_chars(text: str) -> str:
     """`text` with string literals and line comments blanked, so their brackets do not count.
 
     Quotes end at a newline (an apostrophe in prose must not swallow the rest of the file).
+    Same length as `text`, so indexes still match.
     """
-    chars = list(text)
-    quote = ""
-    comment = False
-    for index, char in enumerate(chars):
-        if char == "\n":
-            quote, comment = "", False
-        elif comment:
-            chars[index] = " "
-        elif quote:
-            if char == quote and chars[index - 1] != "\\":
-                quote = ""
-            chars[index] = " "
-        elif char in "\"'`":
-            quote = char
-            chars[index] = " "
-        elif char == "#" or text.startswith("//", index):
-            comment = True
-            chars[index] = " "
-    return chars
+    return NOT_CODE.sub(lambda match: " " * len(match.group()), text)
 
 
 def _drop_suffix_echo(text: str, hole: Hole) -> str:
