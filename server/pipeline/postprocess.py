@@ -43,7 +43,9 @@ class Hole:
 
     @property
     def code_after_cursor(self) -> bool:
-        """More than closers and punctuation follow the cursor on its line."""
+        """More than closers and punctuation follow the cursor, or anything after indentation."""
+        if not self.line_prefix.strip():
+            return bool(self.line_suffix.strip())
         return TRAILING_PUNCTUATION.fullmatch(self.line_suffix) is None
 
     @property

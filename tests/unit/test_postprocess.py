@@ -29,6 +29,8 @@ def test_single_line_when_code_follows_the_cursor():
     assert not hole("    ", "").single_line
     assert not hole("def f():", "").single_line
     assert hole("    ", "", max_lines=1).single_line
+    assert hole("    ", '"""').code_after_cursor  # at the indentation of an existing line
+    assert not hole("f(", '")').code_after_cursor
 
 
 def test_single_line_stops_at_the_first_newline():
