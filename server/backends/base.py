@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -12,6 +14,8 @@ from ghostwright.server.pipeline.prompts import PromptFormat
 StopCheck = Callable[[str], bool]
 # Called between tokens; True means the caller no longer wants the answer.
 CancelCheck = Callable[[], bool]
+# Called between steps of one generation: why to stop now ("superseded", "cancelled", "time") or "".
+Interruption = Callable[[], str]
 
 
 @dataclass(frozen=True)
@@ -59,3 +63,34 @@ class Backend(Protocol):
     def close(self) -> None:
         """Free the model; the backend is unusable afterwards."""
         ...
+
+
+class NewestWins:
+    """Newest request wins: issuing a ticket makes every older ticket stale.
+
+    Editors fire a request per keystroke; only the latest one can still be shown, so older ones
+    stop at their next check (and one that has not started yet never runs).
+    """
+
+    def __init__(self) -> None:
+        self._tickets = itertools.count(1)
+        self._latest = 0
+
+    def issue(self) -> int:
+        self._latest = next(self._tickets)
+        return self._latest
+
+    def interruption(
+        self, ticket: int, should_cancel: CancelCheck | None, time_limit_s: float
+    ) -> Interruption:
+        """The check a generation with `ticket` runs between steps; the time cap starts now."""
+        deadline = time.perf_counter() + time_limit_s
+
+        def interrupted() -> str:
+            if ticket != self._latest:
+                return "superseded"
+            if should_cancel is not None and should_cancel():
+                return "cancelled"
+            return "time" if time.perf_counter() > deadline else ""
+
+        return interrupted

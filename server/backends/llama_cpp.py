@@ -8,7 +8,6 @@ the next request reuses it (llama.cpp keeps the longest common prefix of consecu
 from __future__ import annotations
 
 import ctypes
-import itertools
 import logging
 import threading
 import time
@@ -19,7 +18,14 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
-from ghostwright.server.backends.base import CancelCheck, Generation, GenerationParams, StopCheck
+from ghostwright.server.backends.base import (
+    CancelCheck,
+    Generation,
+    GenerationParams,
+    Interruption,
+    NewestWins,
+    StopCheck,
+)
 from ghostwright.server.backends.hardware import resolve_threads
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.models import check_gguf_file, model_display_name
@@ -78,8 +84,7 @@ class LlamaCppBackend:
         self._stop_ids = self._marker_ids(self.prompt_format.stop)
         self._can_shift = bool(llama_cpp.llama_memory_can_shift(self._llm._ctx.memory))
         self._lock = threading.Lock()
-        self._tickets = itertools.count(1)
-        self._latest = 0
+        self._requests = NewestWins()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ghostwright-llama")
 
     def count_tokens(self, text: str) -> int:
@@ -92,8 +97,7 @@ class LlamaCppBackend:
         should_stop: StopCheck | None = None,
         should_cancel: CancelCheck | None = None,
     ) -> Generation:
-        ticket = next(self._tickets)
-        self._latest = ticket  # a newer request makes every older one stop at its next check
+        ticket = self._requests.issue()
         job = self._worker.submit(self._run, ticket, prompt, params, should_stop, should_cancel)
         return job.result()
 
@@ -118,15 +122,7 @@ class LlamaCppBackend:
         should_stop: StopCheck | None,
         should_cancel: CancelCheck | None,
     ) -> Generation:
-        deadline = time.perf_counter() + params.time_limit_s
-
-        def interrupted() -> str:
-            if ticket != self._latest:
-                return "superseded"
-            if should_cancel is not None and should_cancel():
-                return "cancelled"
-            return "time" if time.perf_counter() > deadline else ""
-
+        interrupted = self._requests.interruption(ticket, should_cancel, params.time_limit_s)
         if reason := interrupted():  # superseded before it started: never touch the model
             return Generation("", 0, 0, reason)
         with self._lock:
@@ -142,7 +138,7 @@ class LlamaCppBackend:
         prompt: str,
         params: GenerationParams,
         should_stop: StopCheck | None,
-        interrupted: CancelCheck,
+        interrupted: Interruption,
     ) -> Generation:
         started = time.perf_counter()
         tokens = self._fit(self._llm.tokenize(prompt.encode(), add_bos=True, special=True), params)
@@ -162,7 +158,7 @@ class LlamaCppBackend:
         logger.warning("prompt of %d tokens cut to %d", len(tokens), room)
         return tokens[:1] + tokens[len(tokens) - room + 1 :]
 
-    def _prefill(self, tokens: list[int], interrupted: CancelCheck) -> str:
+    def _prefill(self, tokens: list[int], interrupted: Interruption) -> str:
         """Evaluate all but the last prompt token in chunks, reusing what the cache already has."""
         llm = self._llm
         common = self._common_prefix(tokens)
@@ -214,7 +210,7 @@ class LlamaCppBackend:
         tokens: list[int],
         params: GenerationParams,
         should_stop: StopCheck | None,
-        interrupted: CancelCheck,
+        interrupted: Interruption,
     ) -> tuple[str, int, str]:
         """Greedy decoding; returns (text, generated token count, stop reason)."""
         llm = self._llm

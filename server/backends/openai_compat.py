@@ -7,14 +7,20 @@ on it. Every transport failure becomes an empty suggestion plus a one-line reaso
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import time
 
 import httpx
 
-from ghostwright.server.backends.base import CancelCheck, Generation, GenerationParams, StopCheck
+from ghostwright.server.backends.base import (
+    CancelCheck,
+    Generation,
+    GenerationParams,
+    Interruption,
+    NewestWins,
+    StopCheck,
+)
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.pipeline.prompts import select_format
 
@@ -57,8 +63,7 @@ class OpenAICompatBackend:
         self._client = httpx.Client(base_url=self.endpoint, timeout=httpx.Timeout(timeout_s))
         self.model_name = model or self.endpoint
         self.prompt_format = select_format(prompt_format, self._vocabulary(prompt_format))
-        self._tickets = itertools.count(1)
-        self._latest = 0
+        self._requests = NewestWins()
 
     def _vocabulary(self, setting: str) -> RemoteVocabulary | None:
         try:
@@ -83,8 +88,9 @@ class OpenAICompatBackend:
         should_stop: StopCheck | None = None,
         should_cancel: CancelCheck | None = None,
     ) -> Generation:
-        ticket = next(self._tickets)
-        self._latest = ticket
+        interrupted = self._requests.interruption(
+            self._requests.issue(), should_cancel, params.time_limit_s
+        )
         body = {
             "prompt": prompt,
             "max_tokens": params.max_tokens,
@@ -94,15 +100,6 @@ class OpenAICompatBackend:
         }
         if self._model:
             body["model"] = self._model
-        deadline = time.perf_counter() + params.time_limit_s
-
-        def interrupted() -> str:
-            if ticket != self._latest:
-                return "superseded"
-            if should_cancel is not None and should_cancel():
-                return "cancelled"
-            return "time" if time.perf_counter() > deadline else ""
-
         try:
             return self._stream(body, should_stop, interrupted)
         except httpx.HTTPStatusError as exc:
@@ -117,7 +114,7 @@ class OpenAICompatBackend:
         return Generation("", 0, 0, "error", error=message)
 
     def _stream(
-        self, body: dict, should_stop: StopCheck | None, interrupted: CancelCheck
+        self, body: dict, should_stop: StopCheck | None, interrupted: Interruption
     ) -> Generation:
         started = time.perf_counter()
         text, count, reason, usage = "", 0, "length", {}
