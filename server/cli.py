@@ -71,6 +71,11 @@ def _build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check the model, threads and a test completion")
     _add_model_options(doctor)
     doctor.set_defaults(run=_run_doctor)
+
+    from ghostwright.training.evaluate.cli import add_eval_parser, run_eval
+
+    evaluate = add_eval_parser(commands, _add_model_options)
+    evaluate.set_defaults(run=lambda args: run_eval(args, _settings(args)))
     return parser
 
 

@@ -30,6 +30,9 @@ class Settings:
         "default",
         "`default` (packaged gemma-3-270m), a path to a .gguf file, or hf:OWNER/REPO/FILE.gguf",
     )
+    adapter: str = _setting(
+        "", "Path to a GGUF LoRA adapter applied on top of the model (empty: none)"
+    )
     backend: str = _setting(
         "llama_cpp",
         "`llama_cpp` runs the model in-process; `openai` calls an OpenAI-compatible endpoint",

@@ -23,5 +23,7 @@ def create_backend(settings: Settings) -> Backend:
     from ghostwright.server.backends.llama_cpp import LlamaCppBackend, LlamaOptions
     from ghostwright.server.models import resolve_model
 
-    options = LlamaOptions(settings.context_tokens, settings.threads, settings.prompt_format)
+    options = LlamaOptions(
+        settings.context_tokens, settings.threads, settings.prompt_format, settings.adapter
+    )
     return LlamaCppBackend(resolve_model(settings.model), options)

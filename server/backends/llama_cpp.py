@@ -57,6 +57,7 @@ class LlamaOptions:
     context_tokens: int = 2048
     threads: int = 0  # 0: one per physical core
     prompt_format: str = "auto"
+    adapter: str = ""  # GGUF LoRA adapter file
 
 
 class LlamaVocabulary:
@@ -77,7 +78,10 @@ class LlamaCppBackend:
         self.model_path = check_gguf_file(model_path)
         self.model_name = model_display_name(model_path)
         self.threads = resolve_threads(self.options.threads)
-        self._llm = _load(model_path, self.options.context_tokens, self.threads)
+        self.adapter = (
+            str(check_gguf_file(Path(self.options.adapter))) if self.options.adapter else ""
+        )
+        self._llm = _load(model_path, self.options.context_tokens, self.threads, self.adapter)
         self.prompt_format: PromptFormat = select_format(
             self.options.prompt_format, LlamaVocabulary(self._llm)
         )
@@ -235,7 +239,7 @@ class LlamaCppBackend:
         return text, count, reason
 
 
-def _load(model_path: Path, context_tokens: int, threads: int) -> llama_cpp.Llama:
+def _load(model_path: Path, context_tokens: int, threads: int, adapter: str) -> llama_cpp.Llama:
     """Load the GGUF; llama.cpp's refusal (truncated, corrupt) becomes a one-line error."""
     try:
         return llama_cpp.Llama(
@@ -243,11 +247,14 @@ def _load(model_path: Path, context_tokens: int, threads: int) -> llama_cpp.Llam
             n_ctx=context_tokens,
             n_threads=threads,
             n_threads_batch=threads,
+            lora_path=adapter or None,
             verbose=False,
         )
     except (ValueError, RuntimeError, OSError) as exc:
+        what = f"adapter {adapter} for " if adapter else ""
         raise GhostwrightError(
-            f"cannot load model {model_path}: llama.cpp rejected it (truncated or corrupt GGUF?)"
+            f"cannot load {what}model {model_path}: llama.cpp rejected it "
+            "(truncated or corrupt GGUF?)"
         ) from exc
 
 

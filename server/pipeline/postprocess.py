@@ -50,11 +50,27 @@ class Hole:
 
     @property
     def single_line(self) -> bool:
-        """Mid-line before real code, after code that opens nothing, or a limit of one line."""
+        """One line only: a limit of one, code after the cursor, after code that opens nothing,
+        or on an empty line between two statements of the same block (a sibling follows, so
+        anything longer would run into it)."""
         if self.max_lines <= 1 or self.code_after_cursor:
             return True
         stripped = self.line_prefix.rstrip()
-        return bool(stripped) and not stripped.endswith(BLOCK_OPENERS)
+        if stripped:
+            return not stripped.endswith(BLOCK_OPENERS)
+        return bool(self.next_line.strip()) and (
+            _indent(self.next_line, self.tab_size) == self.cursor_indent()
+        )
+
+    def cursor_indent(self) -> int:
+        """Where code typed on this empty line would start (column 0: infer it like an editor)."""
+        if self.line_prefix:
+            return _indent(self.line_prefix, self.tab_size)
+        above = _indent(self.previous_line, self.tab_size)
+        if not self.previous_line.rstrip().endswith(BLOCK_OPENERS):
+            return above
+        below = _indent(self.next_line, self.tab_size)
+        return below if below > above else above + self.tab_size
 
 
 @dataclass(frozen=True)
@@ -130,9 +146,9 @@ def _previous(lines: list[str], index: int, hole: Hole) -> str:
 
 def _min_indent(hole: Hole) -> int:
     """Lines indented less than this have left the block the cursor is in."""
-    indent = _indent(hole.line_prefix, hole.tab_size)
     if not hole.line_prefix.strip():
-        return indent
+        return hole.cursor_indent()
+    indent = _indent(hole.line_prefix, hole.tab_size)
     return indent + 1 if hole.line_prefix.rstrip().endswith(BLOCK_OPENERS) else indent
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ghostwright.server.pipeline.complete import CompletionRequest
+from ghostwright.training.evaluate.repo_holes import is_word_end
 
 DEF_LINE = re.compile(r"^\s*(async\s+)?def\s", re.MULTILINE)
 
@@ -36,8 +37,8 @@ def region(text: str, skip_functions: int = 2, functions: int = 3) -> tuple[int,
 def cursor_positions(text: str, start: int, end: int) -> Iterator[int]:
     """Word ends, and the first non-blank column of every line, inside [start, end)."""
     for index in range(start + 1, end):
-        before, here = text[index - 1], text[index]
-        word_end = (before.isalnum() or before == "_") and not (here.isalnum() or here == "_")
+        here = text[index]
+        word_end = is_word_end(text, index)
         indentation = text[text.rfind("\n", 0, index) + 1 : index]
         line_start = here not in " \t\n" and not indentation.strip()
         if word_end or line_start:

@@ -127,3 +127,23 @@ def test_healed_whitespace_is_stripped_once():
     assert _strip_healed("    return x", "    ") == "return x"
     assert _strip_healed("  return x", "    ") == "return x"  # model dedented: keep its text
     assert _strip_healed(" x", "") == " x"
+
+
+def test_empty_line_between_siblings_is_single_line():
+    between = hole("    ", previous_line="    a = 1", next_line="    b = 2")
+    assert between.single_line
+    assert not hole("    ", previous_line="    a = 1", next_line="def g():").single_line
+    assert not hole("    ", previous_line="    a = 1").single_line  # end of file
+
+
+def test_column_zero_cursor_infers_indentation_like_an_editor():
+    after_opener = hole("", previous_line="        if ok:", next_line="            more()")
+    assert after_opener.cursor_indent() == 12 and after_opener.single_line
+    deeper_follows = hole("", previous_line='    """', next_line="                deep()")
+    assert deeper_follows.cursor_indent() == 4 and not deeper_follows.single_line
+
+
+def test_block_end_uses_the_inferred_indentation():
+    column_zero = hole("", previous_line="        if x:", next_line="        return y")
+    raw = "            return False\n        return k % 2 == 0\n"
+    assert trim(raw, column_zero, complete=True).text == "            return False"

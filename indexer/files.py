@@ -1,0 +1,181 @@
+"""Which files of a repository ghostwright may read: the one rule set for the index, training
+data and evaluation.
+
+A file is taken when git would track it (`.gitignore` respected: `git ls-files` in a git checkout,
+the root `.gitignore` through pathspec otherwise), it is text, it is not larger than `max_bytes`,
+and it is not a secret by name (`.env*`, keys, certificates, credential and kubeconfig files).
+Checking file *contents* for secrets is a separate, later step.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import subprocess
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import pathspec
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 512 * 1024
+BINARY_SNIFF_BYTES = 8192
+# Never read, whatever .gitignore says (matched against the file name, case-insensitively).
+SECRET_FILE_PATTERNS = (
+    ".env",
+    ".env.*",
+    "*.env",
+    ".envrc",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    "*.ppk",
+    ".netrc",
+    "_netrc",
+    ".pgpass",
+    ".npmrc",
+    ".pypirc",
+    ".git-credentials",
+    "credentials",
+    "credentials.*",
+    "*credentials*.json",
+    "kubeconfig",
+    "*.kubeconfig",
+    ".dockercfg",
+    "*.tfstate",
+    "*.tfstate.*",
+    "secrets.*",
+    "*.secret",
+    "*.secrets",
+)
+# Folders never worth reading even without a .gitignore.
+SKIPPED_DIRS = {
+    ".git",
+    ".hg",
+    ".svn",
+    ".ghostwright",
+    "node_modules",
+    "__pycache__",
+    ".venv",
+    "venv",
+    ".tox",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    "dist",
+    "build",
+}
+LANGUAGES = {
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".jsx": "javascript",
+    ".ts": "typescript",
+    ".tsx": "typescript",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".cxx": "cpp",
+    ".hpp": "cpp",
+    ".hh": "cpp",
+}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A readable file of the repository."""
+
+    path: Path  # absolute
+    relative: str  # POSIX path relative to the repository root
+    language: str  # "" for plain text
+
+
+def language_for(path: str | Path) -> str:
+    return LANGUAGES.get(Path(path).suffix.lower(), "")
+
+
+def is_secret_file(relative: str) -> bool:
+    name = PurePosixPath(relative).name.lower()
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in SECRET_FILE_PATTERNS)
+
+
+def is_binary(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return b"\0" in handle.read(BINARY_SNIFF_BYTES)
+
+
+def iter_source_files(
+    root: Path,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    languages: Sequence[str] = (),
+) -> Iterator[SourceFile]:
+    """Files under `root` that pass every rule, in a stable (sorted) order."""
+    root = root.resolve()
+    includes = pathspec.GitIgnoreSpec.from_lines(include) if include else None
+    excludes = pathspec.GitIgnoreSpec.from_lines(exclude)
+    for relative in sorted(_candidates(root)):
+        if includes is not None and not includes.match_file(relative):
+            continue
+        if excludes.match_file(relative) or is_secret_file(relative):
+            continue
+        language = language_for(relative)
+        if languages and language not in languages:
+            continue
+        path = root / relative
+        try:
+            if not path.is_file() or path.stat().st_size > max_bytes or is_binary(path):
+                continue
+        except OSError:
+            continue  # vanished or unreadable between listing and reading
+        yield SourceFile(path, relative, language)
+
+
+def _candidates(root: Path) -> list[str]:
+    """Relative paths git would track; a plain walk filtered by the root .gitignore elsewhere."""
+    if (root / ".git").exists():
+        listed = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(root),
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ],
+            capture_output=True,
+        )
+        if listed.returncode == 0:
+            return [name for name in listed.stdout.decode("utf-8", "replace").split("\0") if name]
+        logger.warning("git ls-files failed in %s; falling back to .gitignore", root)
+    ignore_file = root / ".gitignore"
+    lines = ignore_file.read_text(errors="replace").splitlines() if ignore_file.is_file() else []
+    ignored = pathspec.GitIgnoreSpec.from_lines(lines)
+    found = []
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = [name for name in subdirs if name not in SKIPPED_DIRS]
+        for name in files:
+            relative = Path(directory, name).relative_to(root).as_posix()
+            if not ignored.match_file(relative):
+                found.append(relative)
+    return found

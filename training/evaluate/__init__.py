@@ -1,0 +1,1 @@
+"""Evaluation: the server's own completion pipeline, scored on benchmarks and held-out files."""

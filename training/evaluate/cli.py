@@ -1,0 +1,150 @@
+"""`ghostwright eval`: public FIM benchmarks, held-out files of any repository, and comparisons.
+
+Only argparse is imported at start-up; the model and the benchmark code load when a command runs,
+and nothing here needs the `[train]` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from ghostwright.server.config import Settings
+from ghostwright.server.errors import GhostwrightError
+
+EXECUTION_BENCHMARKS = (
+    "humaneval-single",
+    "humaneval-multi",
+    "humaneval-span",
+    "humaneval-span-light",
+)
+MATCH_BENCHMARKS = ("santacoder-fim",)
+BENCHMARKS = (*EXECUTION_BENCHMARKS, *MATCH_BENCHMARKS, "repo", "compare")
+
+
+def add_eval_parser(
+    commands: argparse._SubParsersAction,
+    add_model_options: Callable[[argparse.ArgumentParser], None],
+) -> argparse.ArgumentParser:
+    """Register `ghostwright eval` on the main parser; the caller sets what it runs."""
+    parser = commands.add_parser("eval", help="measure completion quality on a benchmark")
+    parser.add_argument("benchmark", choices=BENCHMARKS)
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        help="repo: the repository; compare: two or more result JSON files",
+    )
+    parser.add_argument("--adapter", default="", help="GGUF LoRA adapter to apply")
+    parser.add_argument("--limit", type=int, help="evaluate a seeded sample of N cases")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, dest="json_out", help="result file")
+    parser.add_argument("--data", type=Path, help="evaluation data folder")
+    parser.add_argument(
+        "--language",
+        action="append",
+        default=[],
+        help="santacoder-fim / repo: only this language (repeatable)",
+    )
+    parser.add_argument("--max-lines", type=int, help="longest suggestion in lines")
+    parser.add_argument("--holes-per-file", type=int, default=12, help="repo: holes mined per file")
+    parser.add_argument("--png", type=Path, help="compare: where to write the bar chart")
+    parser.add_argument(
+        "--oracle",
+        choices=("canonical", "empty"),
+        help="harness self-check: score the canonical (or an empty) completion",
+    )
+    parser.add_argument("--no-progress", action="store_true")
+    add_model_options(parser)
+    return parser
+
+
+def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Run one benchmark (or a comparison) and print its summary."""
+    if args.benchmark == "compare":
+        return _run_compare(args)
+    if args.limit is not None and args.limit < 1:
+        raise GhostwrightError("--limit must be at least 1")
+    cases, context = _load_cases(args)
+    if not cases:
+        raise GhostwrightError(f"no cases to evaluate for {args.benchmark}")
+    from ghostwright.training.evaluate.runner import oracle_predictor, run_report, select
+
+    chosen = select(cases, args.limit, args.seed)
+    if args.max_lines is not None:
+        settings = replace(settings, max_lines=args.max_lines)
+    settings = replace(settings, adapter=args.adapter)
+    json_out = args.json_out or Path("eval-results") / f"{args.benchmark}.json"
+    context |= {"seed": args.seed, "limit": args.limit, "max_lines": settings.max_lines}
+    run = functools.partial(
+        run_report,
+        args.benchmark,
+        chosen,
+        json_path=json_out,
+        executes=args.benchmark in EXECUTION_BENCHMARKS,
+        progress=not args.no_progress,
+    )
+    if args.oracle:
+        context |= {"model": f"oracle:{args.oracle}", "adapter": None, "format": None}
+        report = run(predict=oracle_predictor(args.oracle), context=context)
+    else:
+        report = _run_model(settings, run, context)
+    _print_summary(report, json_out)
+    return 130 if report["partial"] else 0
+
+
+def _run_model(settings: Settings, run: Callable[..., dict], context: dict) -> dict:
+    from ghostwright.server.engine import open_completer
+    from ghostwright.training.evaluate.runner import model_predictor
+
+    with open_completer(settings) as completer:
+        context |= {
+            "model": completer.backend.model_name,
+            "adapter": settings.adapter or None,
+            "format": completer.backend.prompt_format.name,
+        }
+        return run(predict=model_predictor(completer), context=context)
+
+
+def _load_cases(args: argparse.Namespace) -> tuple[list, dict]:
+    from ghostwright.training.evaluate import data
+
+    if args.benchmark == "repo":
+        if len(args.paths) != 1:
+            raise GhostwrightError("eval repo takes exactly one repository path")
+        from ghostwright.training.evaluate.repo_holes import mine_repository
+
+        holes = mine_repository(
+            args.paths[0],
+            seed=args.seed,
+            holes_per_file=args.holes_per_file,
+            languages=tuple(args.language),
+        )
+        return holes.cases, {"repository": str(args.paths[0].resolve()), **holes.description}
+    data_dir = data.find_data_dir(args.data)
+    if args.benchmark in EXECUTION_BENCHMARKS:
+        return data.load_humaneval(data_dir, args.benchmark), {"data": str(data_dir)}
+    return data.load_santacoder(data_dir, tuple(args.language)), {"data": str(data_dir)}
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from ghostwright.training.evaluate.compare import compare_reports
+
+    if len(args.paths) < 2:
+        raise GhostwrightError("eval compare takes two or more result JSON files")
+    png = args.png or args.paths[0].with_name("compare.png")
+    print(compare_reports(args.paths, png, seed=args.seed))
+    print(f"chart: {png}", file=sys.stderr)
+    return 0
+
+
+def _print_summary(report: dict, json_out: Path) -> None:
+    shown = {key: report[key] for key in ("benchmark", "model", "n", "metrics", "latency_ms")}
+    print(json.dumps(shown, indent=2))
+    state = "partial result" if report["partial"] else "result"
+    print(f"{state}: {json_out}; cases: {report['cases_file']}", file=sys.stderr)
