@@ -91,7 +91,12 @@ def _label(metric: str) -> str:
 
 
 def _draw(chart: dict[str, list[tuple[float, float, float]]], names: list[str], png: Path) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise GhostwrightError(
+            "the chart needs matplotlib: pip install 'ghostwright[eval]'"
+        ) from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -85,9 +85,10 @@ def line_aligned(prompt: str, middle: str, suffix: str) -> tuple[str, str, str]:
     Returns (prefix, suffix, target) such that prefix + target + suffix is the original file.
     """
     prefix = prompt if prompt.endswith("\n") else prompt + "\n"
-    target = middle[:-1] if middle.endswith("\n") else middle
+    if middle.endswith("\n"):  # the hole owns its line break: it moves to the suffix
+        return prefix, "\n" + suffix, middle[:-1]
     rest = suffix if suffix.startswith("\n") else "\n" + suffix
-    return prefix, rest, target
+    return prefix, rest, middle
 
 
 def load_humaneval(data_dir: Path, benchmark: str) -> list[EvalCase]:

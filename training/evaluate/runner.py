@@ -11,8 +11,9 @@ import json
 import os
 import random
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ghostwright.training.evaluate import metrics
 from ghostwright.training.evaluate.data import EvalCase
 from ghostwright.training.evaluate.sandbox import isolation, run_python
 
+SCORERS = max(1, min(4, os.cpu_count() or 1))  # sandboxed test runs at once
 EXTENSIONS = {
     "python": "py",
     "javascript": "js",
@@ -119,29 +121,42 @@ def run_cases(
     cases_path: Path,
     progress: bool = True,
 ) -> tuple[list[CaseResult], bool]:
-    """Complete and score every case; returns (results, interrupted)."""
+    """Complete every case in order and score it; returns (results, interrupted).
+
+    Scoring (a sandboxed test run) happens on worker threads while the model works on the next
+    case; results are still logged in case order.
+    """
     results: list[CaseResult] = []
+    pending: deque[tuple[EvalCase, CompletionResult, Future]] = deque()
     cases_path.parent.mkdir(parents=True, exist_ok=True)
+    interrupted = False
     with (
         cases_path.open("w", encoding="utf-8") as log,
         tqdm(total=len(cases), disable=not progress, unit="case", dynamic_ncols=True) as bar,
+        ThreadPoolExecutor(max_workers=SCORERS, thread_name_prefix="ghostwright-score") as pool,
     ):
+
+        def record(case: EvalCase, completion: CompletionResult, scores: Future) -> None:
+            result = _case_result(case, completion, scores.result())
+            results.append(result)
+            log.write(json.dumps(asdict(result)) + "\n")
+            log.flush()
+            bar.update()
+
         try:
             for case in cases:
-                result = run_case(case, predict, score)
-                results.append(result)
-                log.write(json.dumps(asdict(result)) + "\n")
-                log.flush()
-                bar.update()
+                completion = predict(case)
+                pending.append((case, completion, pool.submit(score, case, completion.completion)))
+                while pending and (pending[0][2].done() or len(pending) > 2 * SCORERS):
+                    record(*pending.popleft())
         except KeyboardInterrupt:
-            return results, True
-    return results, False
+            interrupted = True
+        while pending:  # what was already predicted is scored and kept
+            record(*pending.popleft())
+    return results, interrupted
 
 
-def run_case(
-    case: EvalCase, predict: Predictor, score: Callable[[EvalCase, str], dict]
-) -> CaseResult:
-    completion = predict(case)
+def _case_result(case: EvalCase, completion: CompletionResult, scores: dict) -> CaseResult:
     return CaseResult(
         case_id=case.case_id,
         stratum=case.stratum,
@@ -153,7 +168,7 @@ def run_case(
         prompt_tokens=completion.prompt_tokens,
         generated_tokens=completion.generated_tokens,
         stop_reason=completion.stop_reason,
-        scores=score(case, completion.completion),
+        scores=scores,
     )
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_TIMEOUT_S = 5.0  # the canonical solutions all finish within 3 s
 DEFAULT_MEMORY_MB = 1024
 MAX_FILE_BYTES = 16 * 1024 * 1024
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
