@@ -35,6 +35,8 @@ class CompletionRequest:
     column: int
     path: str = ""
     max_lines: int | None = None  # overrides CompletionOptions.max_lines
+    max_tokens: int | None = None  # overrides CompletionOptions.max_tokens
+    block: bool = False  # generate a whole block (comment-to-code) rather than decide per line
 
 
 @dataclass(frozen=True)
@@ -99,12 +101,16 @@ class Completer:
         if prepared.hole.code_after_cursor and not prepared.hole.sees_suffix:
             # A prefix-only model cannot see that code, so it cannot fill a hole before it.
             return self._empty(started, "blind-suffix")
-        params = GenerationParams(self.options.max_tokens, self.options.time_limit_s)
+        max_tokens = request.max_tokens or self.options.max_tokens
+        params = GenerationParams(max_tokens, self.options.time_limit_s)
         generation = self.backend.generate(
             prepared.prompt, params, prepared.should_stop, should_cancel
         )
         usable = generation.stop_reason not in ("cancelled", "superseded", "error")
-        completion = prepared.finish(generation.text, generation.stop_reason == "eos")
+        raw = generation.text
+        if generation.stop_reason in ("length", "time") and "\n" in raw:
+            raw = raw[: raw.rfind("\n")]  # cut off mid-line: only whole lines are worth showing
+        completion = prepared.finish(raw, generation.stop_reason == "eos")
         return CompletionResult(
             completion=completion if usable else "",
             latency_ms=(time.perf_counter() - started) * 1000.0,
@@ -134,6 +140,7 @@ class Completer:
             open_brackets=open_brackets(window.prefix),
             max_lines=max_lines,
             sees_suffix=self.backend.prompt_format.is_fim,
+            block=request.block,
             tab_size=self.options.tab_size,
         )
 

@@ -38,6 +38,7 @@ class Hole:
     next_line: str = ""  # first non-blank line below the cursor line
     open_brackets: str = ""  # brackets the prefix opened and did not close, innermost last
     sees_suffix: bool = True  # FIM prompt; a prefix-only model never saw the code after the cursor
+    block: bool = False  # the caller wants a whole block (comment-to-code), not one line
     max_lines: int = 8
     tab_size: int = 4
 
@@ -55,6 +56,8 @@ class Hole:
         anything longer would run into it)."""
         if self.max_lines <= 1 or self.code_after_cursor:
             return True
+        if self.block:
+            return False
         stripped = self.line_prefix.rstrip()
         if stripped:
             return not stripped.endswith(BLOCK_OPENERS)
@@ -107,7 +110,10 @@ def _cut_lines(lines: list[str], hole: Hole) -> tuple[int, str]:
                 closes = reason == "block-end" and line.strip()[0] in CLOSERS
                 return (index + 1 if closes else index), reason
         elif index > 0 and any(row.strip() for row in lines[:index]):
-            return index, "blank-line"  # a paragraph ends here; the next one is a new thought
+            # A paragraph ends here and the next one is a new thought; a block may hold one
+            # blank line, two end it.
+            if not hole.block or not lines[index - 1].strip():
+                return (index - 1 if hole.block else index), "blank-line"
         if index + 1 >= limit:
             return index + 1, "single-line" if limit == 1 else "max-lines"
     return len(lines), ""
