@@ -126,7 +126,10 @@ def _brace_doc_comment_stub(lines: list[str], line: int, language: str) -> Gener
     body = [row for row in range(signature + 1, closing) if lines[row].strip()]
     if any(not STUB.match(lines[row]) for row in body):
         return None
-    indent = _indent(lines[body[0]]) if body else _indent(lines[signature]) + _indent_unit(lines, language)
+    if body:
+        indent = _indent(lines[body[0]])
+    else:
+        indent = _indent(lines[signature]) + _indent_unit(lines, language)
     return GenerationSite(signature + 1, closing, indent, "docstring-stub")
 
 
