@@ -72,6 +72,10 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_model_options(doctor)
     doctor.set_defaults(run=_run_doctor)
 
+    serve = commands.add_parser("serve", help="run the language server on stdio")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (debugging)")
+    serve.set_defaults(run=_run_serve)
+
     from ghostwright.training.evaluate.cli import add_eval_parser, run_eval
 
     evaluate = add_eval_parser(commands, _add_model_options)
@@ -131,6 +135,12 @@ def _run_complete(args: argparse.Namespace) -> int:
     elif result.completion:
         print(result.completion)
     return 0
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from ghostwright.server.app import serve
+
+    return serve(args.tcp)
 
 
 def _run_doctor(args: argparse.Namespace) -> int:

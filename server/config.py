@@ -7,8 +7,10 @@ never crash anything: they produce one warning each and fall back to the default
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 from ghostwright.server.pipeline.prompts import format_names
@@ -113,6 +115,31 @@ def _check(item: Any, value: Any) -> str:
     if minimum is not None and value < minimum:
         return f"{value!r} is below the minimum {minimum}"
     return ""
+
+
+def workspace_settings(root: Path) -> tuple[dict[str, Any], list[str]]:
+    """`.ghostwright.toml`, else `[tool.ghostwright]` of pyproject.toml, in the workspace root."""
+    for name, table in ((".ghostwright.toml", ()), ("pyproject.toml", ("tool", "ghostwright"))):
+        path = root / name
+        if not path.is_file():
+            continue
+        try:
+            values: Any = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            return {}, [f"{path} could not be read ({exc}); using the defaults"]
+        for key in table:
+            values = values.get(key, {}) if isinstance(values, dict) else {}
+        if values:
+            return (values, []) if isinstance(values, dict) else ({}, [f"{path}: not a table"])
+    return {}, []
+
+
+def client_settings(value: Any) -> dict[str, Any]:
+    """Editor settings arrive flat or under a `ghostwright` key; anything else is empty."""
+    if not isinstance(value, dict):
+        return {}
+    nested = value.get("ghostwright")
+    return nested if isinstance(nested, dict) else value
 
 
 if __name__ == "__main__":

@@ -1,22 +1,55 @@
-"""Build a ready Completer from settings, and release the model afterwards."""
+"""The model subsystem: settings -> backend -> Completer, with a lifecycle of its own.
+
+The CLI opens one for a single completion (`open_completer`); the language server keeps an
+`Engine` that loads in the background, serves completions on worker threads (newest request
+wins), reloads on demand and reports its state. A failing load never takes the server down: the
+engine reports the failure and completions come back empty.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 from ghostwright.server.backends import create_backend
+from ghostwright.server.backends.base import Backend, CancelCheck
 from ghostwright.server.config import Settings
-from ghostwright.server.pipeline.complete import Completer, CompletionOptions
+from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.pipeline.complete import (
+    Completer,
+    CompletionOptions,
+    CompletionRequest,
+    CompletionResult,
+)
 from ghostwright.server.pipeline.context import Budget
+
+logger = logging.getLogger(__name__)
+
+BackendFactory = Callable[[Settings], Backend]
+RECENT_LATENCIES = 200
+# Settings that need a new backend; the rest only change the pipeline options.
+BACKEND_SETTINGS = (
+    "model",
+    "adapter",
+    "backend",
+    "endpoint",
+    "endpoint_model",
+    "prompt_format",
+    "threads",
+    "context_tokens",
+)
 
 
 def completion_options(settings: Settings) -> CompletionOptions:
     """The pipeline part of the settings tree."""
+    budget = min(settings.prompt_tokens, settings.context_tokens - settings.max_tokens)
     return CompletionOptions(
-        budget=Budget(
-            prompt_tokens=min(settings.prompt_tokens, settings.context_tokens - settings.max_tokens)
-        ),
+        budget=Budget(prompt_tokens=budget),
         max_lines=settings.max_lines,
         max_tokens=settings.max_tokens,
         time_limit_s=settings.time_limit_ms / 1000.0,
@@ -31,3 +64,104 @@ def open_completer(settings: Settings) -> Iterator[Completer]:
         yield Completer(backend, completion_options(settings))
     finally:
         backend.close()
+
+
+class Engine:
+    """A loaded model behind the language server."""
+
+    def __init__(self, settings: Settings, backend_factory: BackendFactory = create_backend):
+        self.settings = settings
+        self._factory = backend_factory
+        self._completer: Completer | None = None
+        self._swap = threading.Lock()
+        self._workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ghostwright-req")
+        self._sequence = itertools.count(1)
+        self._latest = 0
+        self.latencies: deque[float] = deque(maxlen=RECENT_LATENCIES)
+        self.state = "not loaded"
+
+    @property
+    def ready(self) -> bool:
+        return self._completer is not None
+
+    def load(self, settings: Settings | None = None) -> None:
+        """(Re)build the backend from `settings`; the old model serves until the new one is up."""
+        settings = settings or self.settings
+        self.state = "loading"
+        try:
+            backend = self._factory(settings)
+        except GhostwrightError as exc:
+            self.state = f"failed: {exc}"
+            raise
+        except Exception as exc:  # an unexpected failure must not take the server down
+            logger.exception("model load failed")
+            self.state = f"failed: {exc}"
+            raise GhostwrightError(str(exc)) from exc
+        with self._swap:
+            old, self._completer = self._completer, Completer(backend, completion_options(settings))
+            self.settings = settings
+        self.state = "ready"
+        if old is not None:
+            old.backend.close()
+
+    def apply(self, settings: Settings) -> bool:
+        """New settings; returns True when the model must be reloaded for them to apply."""
+        needs_backend = any(
+            getattr(settings, name) != getattr(self.settings, name) for name in BACKEND_SETTINGS
+        )
+        if needs_backend:
+            return True
+        with self._swap:
+            self.settings = settings
+            if self._completer is not None:
+                self._completer = Completer(self._completer.backend, completion_options(settings))
+        return False
+
+    def submit(
+        self, request: CompletionRequest, should_cancel: CancelCheck | None = None
+    ) -> Future[CompletionResult | None]:
+        """Complete on a worker thread; a request superseded before it starts never runs."""
+        self._latest = ticket = next(self._sequence)
+        return self._workers.submit(self._complete, ticket, request, should_cancel)
+
+    def _complete(
+        self, ticket: int, request: CompletionRequest, should_cancel: CancelCheck | None
+    ) -> CompletionResult | None:
+        completer = self._completer
+        if completer is None or ticket != self._latest:
+            return None
+        if should_cancel is not None and should_cancel():
+            return None
+        result = completer.complete(request, should_cancel)
+        if result.stop_reason not in ("cancelled", "superseded", "blind-suffix"):
+            self.latencies.append(result.latency_ms)
+        if result.error:
+            logger.warning("completion failed: %s", result.error)
+        return result
+
+    def status(self) -> dict:
+        """Model, format, adapter, state and recent latency percentiles."""
+        completer = self._completer
+        recent = sorted(self.latencies)
+
+        def at(share: float) -> float | None:
+            if not recent:
+                return None
+            return round(recent[min(len(recent) - 1, int(share * len(recent)))], 1)
+
+        return {
+            "state": self.state,
+            "model": completer.backend.model_name if completer else None,
+            "format": completer.backend.prompt_format.name if completer else None,
+            "adapter": self.settings.adapter or None,
+            "backend": self.settings.backend,
+            "latency_ms": {"p50": at(0.5), "p95": at(0.95), "count": len(recent)},
+        }
+
+    def close(self) -> None:
+        self._workers.shutdown(wait=False, cancel_futures=True)
+        with self._swap:
+            completer, self._completer = self._completer, None
+        if completer is not None:
+            completer.backend.close()
+        self.state = "closed"

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
-from ghostwright.server.backends.base import CancelCheck, Generation, GenerationParams, StopCheck
+from ghostwright.server.backends.base import (
+    CancelCheck,
+    Generation,
+    GenerationParams,
+    NewestWins,
+    StopCheck,
+)
 from ghostwright.server.pipeline.prompts import PREFIX_ONLY_FORMAT, PromptFormat
 
 
@@ -15,11 +22,14 @@ class FakeBackend:
         self,
         answer: str | Callable[[str], str] = "",
         prompt_format: PromptFormat = PREFIX_ONLY_FORMAT,
+        delay_s: float = 0.0,
     ) -> None:
+        self._delay_s = delay_s  # per character: lets tests cancel a generation mid-way
         self._answer = answer if callable(answer) else (lambda prompt: answer)
         self.prompt_format = prompt_format
         self.model_name = "fake"
         self.prompts: list[str] = []
+        self._requests = NewestWins()
 
     def count_tokens(self, text: str) -> int:
         return len(text.split()) + text.count("\n")
@@ -32,10 +42,15 @@ class FakeBackend:
         should_cancel: CancelCheck | None = None,
     ) -> Generation:
         self.prompts.append(prompt)
+        interrupted = self._requests.interruption(
+            self._requests.issue(), should_cancel, params.time_limit_s
+        )
         answer, text, reason = self._answer(prompt), "", "eos"
         for char in answer:
-            if should_cancel is not None and should_cancel():
-                return Generation("", len(prompt), len(text), "cancelled")
+            if stop := interrupted():
+                return Generation("", len(prompt), len(text), stop)
+            if self._delay_s:
+                time.sleep(self._delay_s)
             text += char
             if should_stop is not None and should_stop(text):
                 reason = "stop"

@@ -1,0 +1,101 @@
+"""Build the ghostwright language server: settings, the model engine, and the LSP features."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from ghostwright.server.config import Settings, parse_settings, workspace_settings
+from ghostwright.server.engine import BackendFactory, Engine
+from ghostwright.server.features import code_action, commands, inline_completion, lifecycle
+
+logger = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+
+class GhostwrightServer(LanguageServer):
+    """The LanguageServer plus our state: where settings came from, and the model engine."""
+
+    def __init__(self, backend_factory: BackendFactory | None = None) -> None:
+        super().__init__("ghostwright", VERSION)
+        self.engine = Engine(Settings(), backend_factory) if backend_factory else Engine(Settings())
+        self.client_values: dict[str, Any] = {}
+        self.workspace_values: dict[str, Any] = {}
+        self._workspace_warnings: list[str] = []
+        self._warned: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def read_workspace_settings(self) -> None:
+        root = self.workspace.root_path
+        if root:
+            self.workspace_values, self._workspace_warnings = workspace_settings(Path(root))
+
+    def effective_settings(self) -> Settings:
+        """Defaults, then the editor's settings, then the workspace file (the project decides)."""
+        settings, warnings = parse_settings(self.client_values)
+        settings, more = parse_settings(self.workspace_values, settings)
+        for warning in [*self._workspace_warnings, *warnings, *more]:
+            self.warn_once(warning)
+        return settings
+
+    def warn_once(self, message: str) -> None:
+        """One popup per distinct problem, never one per keystroke or per settings push."""
+        if message in self._warned:
+            return
+        self._warned.add(message)
+        logger.warning("%s", message)
+        self.window_show_message(
+            types.ShowMessageParams(types.MessageType.Warning, f"ghostwright: {message}")
+        )
+
+    def attach_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` on the event loop; its failure is logged, never raised into a handler."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("background task failed", exc_info=task.exception())
+
+
+def build_server(backend_factory: BackendFactory | None = None) -> GhostwrightServer:
+    """A ready-to-start server; tests pass a factory for the fake backend."""
+    server = GhostwrightServer(backend_factory)
+    lifecycle.register(server)
+    inline_completion.register(server)
+    code_action.register(server)
+    commands.register(server)
+    return server
+
+
+def serve(tcp: str | None = None, backend_factory: BackendFactory | None = None) -> int:
+    """Run until the client says exit: stdio by default, TCP (HOST:PORT) for debugging."""
+    from ghostwright.server.errors import GhostwrightError
+    from ghostwright.server.logs import setup_logging
+
+    server = build_server(backend_factory)
+    path = setup_logging(server)
+    logger.info("ghostwright %s starting; log file %s", VERSION, path)
+    if tcp:
+        host, _, port = tcp.rpartition(":")
+        if not host or not port.isdigit():
+            raise GhostwrightError(f"--tcp expects HOST:PORT, got {tcp!r}")
+        server.start_tcp(host, int(port))
+        return 0
+    protocol_out = sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print() must never corrupt the protocol stream
+    server.start_io(sys.stdin.buffer, protocol_out)
+    return 0

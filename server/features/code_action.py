@@ -1,0 +1,96 @@
+"""Comment/docstring -> code: cheap detection in codeAction, generation in codeAction/resolve."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from lsprotocol import types
+
+from ghostwright.server.features.documents import language_of, open_document
+from ghostwright.server.pipeline.comment_to_code import (
+    GenerationSite,
+    find_site,
+    generation_request,
+    replacement,
+)
+
+TITLE = "Generate code from comment"
+BLOCK_MAX_LINES = 40
+BLOCK_MAX_TOKENS = 384
+
+
+def register(server) -> None:  # noqa: ANN001 - GhostwrightServer
+    options = types.CodeActionOptions(
+        code_action_kinds=[types.CodeActionKind.RefactorRewrite], resolve_provider=True
+    )
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, options)
+    async def code_action(ls, params: types.CodeActionParams) -> list[types.CodeAction] | None:  # noqa: ANN001
+        document = open_document(ls, params.text_document.uri)
+        if document is None or not ls.engine.ready:
+            return None
+        line = params.range.start.line
+        site = find_site(_lines(document), line, language_of(document))
+        if site is None:
+            return None
+        action = types.CodeAction(
+            title=TITLE,
+            kind=types.CodeActionKind.RefactorRewrite,
+            data={"uri": document.uri, "version": document.version, "line": line},
+        )
+        if _client_resolves_edits(ls):
+            return [action]
+        return [await _resolve(ls, action)]  # no resolve support: generate right away
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def resolve(ls, action: types.CodeAction) -> types.CodeAction:  # noqa: ANN001
+        return await _resolve(ls, action)
+
+
+def _lines(document) -> list[str]:  # noqa: ANN001
+    return document.source.split("\n")
+
+
+def _client_resolves_edits(server) -> bool:  # noqa: ANN001
+    capability = server.client_capabilities.text_document
+    code_action = capability.code_action if capability else None
+    support = code_action.resolve_support if code_action else None
+    return bool(support and "edit" in support.properties)
+
+
+async def _resolve(server, action: types.CodeAction) -> types.CodeAction:  # noqa: ANN001
+    """Add the edit, unless the document changed since the action was offered."""
+    data = action.data if isinstance(action.data, dict) else {}
+    document = open_document(server, str(data.get("uri", "")))
+    if document is None or document.version != data.get("version"):
+        return action  # stale: no edit rather than one that lands in the wrong place
+    lines = _lines(document)
+    site = find_site(lines, int(data.get("line", -1)), language_of(document))
+    if site is None:
+        return action
+    body = await _generate(server, lines, site, document.path)
+    if not body.strip():
+        return action
+    if open_document(server, document.uri) is None or document.version != data.get("version"):
+        return action  # typed into while the model ran
+    edit = types.TextEdit(_site_range(site), replacement(site, body))
+    identifier = types.OptionalVersionedTextDocumentIdentifier(document.uri, document.version)
+    action.edit = types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(identifier, [edit])])
+    return action
+
+
+async def _generate(server, lines: list[str], site: GenerationSite, path: str) -> str:  # noqa: ANN001
+    request = generation_request(lines, site, path, BLOCK_MAX_LINES, BLOCK_MAX_TOKENS)
+    cancelled = threading.Event()
+    try:
+        result = await asyncio.wrap_future(server.engine.submit(request, cancelled.is_set))
+    except asyncio.CancelledError:
+        cancelled.set()
+        raise
+    return result.completion if result is not None else ""
+
+
+def _site_range(site: GenerationSite) -> types.Range:
+    """Whole lines [first, end): their start columns are 0 in every position encoding."""
+    return types.Range(types.Position(site.first, 0), types.Position(site.end, 0))

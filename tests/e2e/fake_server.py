@@ -1,0 +1,28 @@
+"""The language server over the deterministic fake backend, for fast end-to-end tests.
+
+Only tests start this file; user settings can never select the fake backend.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ghostwright.server.app import serve
+from ghostwright.server.backends.fake import FakeBackend
+
+
+def answer(prompt: str) -> str:
+    """Scripted by the last line of the prompt, so each test can ask for what it needs."""
+    last = prompt.rsplit("\n", 1)[-1]
+    if last.endswith("ret"):
+        return "urn total\n"
+    if "slow" in last:
+        return " ".join(str(number) for number in range(150))  # ~500 characters, no loop
+    if prompt.endswith("\n"):  # an empty line: the body of a function or a comment block
+        return "    return a + b\n\n\n"
+    return " value + 1\n"
+
+
+if __name__ == "__main__":
+    # 5 ms per character: a normal answer takes ~50 ms, the "slow" one 2 s (time to cancel it).
+    sys.exit(serve(backend_factory=lambda settings: FakeBackend(answer, delay_s=0.005)))
