@@ -8,9 +8,13 @@ import os
 import threading
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 from lsprotocol import types
+
+if TYPE_CHECKING:
+    from ghostwright.server.app import GhostwrightServer
 
 LEVELS = {
     logging.ERROR: types.MessageType.Error,
@@ -22,7 +26,7 @@ LEVELS = {
 class ClientLogHandler(logging.Handler):
     """Forwards ghostwright's own records to window/logMessage, from any thread."""
 
-    def __init__(self, server) -> None:  # noqa: ANN001 - GhostwrightServer
+    def __init__(self, server: GhostwrightServer) -> None:
         super().__init__(level=logging.INFO)
         self._server = server
         self._sending = threading.local()
@@ -54,7 +58,7 @@ def log_file() -> Path:
     return Path(platformdirs.user_state_dir("ghostwright")) / "logs" / "server.log"
 
 
-def setup_logging(server) -> Path:  # noqa: ANN001 - GhostwrightServer
+def setup_logging(server: GhostwrightServer) -> Path:
     """File (rotating, 3 x 1 MB) plus the client; GHOSTWRIGHT_DEBUG=1 adds debug records."""
     path = log_file()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
@@ -15,18 +16,25 @@ from ghostwright.server.pipeline.comment_to_code import (
     replacement,
 )
 
+if TYPE_CHECKING:
+    from pygls.workspace import TextDocument
+
+    from ghostwright.server.app import GhostwrightServer
+
 TITLE = "Generate code from comment"
 BLOCK_MAX_LINES = 40
 BLOCK_MAX_TOKENS = 384
 
 
-def register(server) -> None:  # noqa: ANN001 - GhostwrightServer
+def register(server: GhostwrightServer) -> None:
     options = types.CodeActionOptions(
         code_action_kinds=[types.CodeActionKind.RefactorRewrite], resolve_provider=True
     )
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, options)
-    async def code_action(ls, params: types.CodeActionParams) -> list[types.CodeAction] | None:  # noqa: ANN001
+    async def code_action(
+        ls: GhostwrightServer, params: types.CodeActionParams
+    ) -> list[types.CodeAction] | None:
         document = open_document(ls, params.text_document.uri)
         if document is None or not ls.engine.ready:
             return None
@@ -44,22 +52,22 @@ def register(server) -> None:  # noqa: ANN001 - GhostwrightServer
         return [await _resolve(ls, action)]  # no resolve support: generate right away
 
     @server.feature(types.CODE_ACTION_RESOLVE)
-    async def resolve(ls, action: types.CodeAction) -> types.CodeAction:  # noqa: ANN001
+    async def resolve(ls: GhostwrightServer, action: types.CodeAction) -> types.CodeAction:
         return await _resolve(ls, action)
 
 
-def _lines(document) -> list[str]:  # noqa: ANN001
+def _lines(document: TextDocument) -> list[str]:
     return document.source.split("\n")
 
 
-def _client_resolves_edits(server) -> bool:  # noqa: ANN001
+def _client_resolves_edits(server: GhostwrightServer) -> bool:
     capability = server.client_capabilities.text_document
     code_action = capability.code_action if capability else None
     support = code_action.resolve_support if code_action else None
     return bool(support and "edit" in support.properties)
 
 
-async def _resolve(server, action: types.CodeAction) -> types.CodeAction:  # noqa: ANN001
+async def _resolve(server: GhostwrightServer, action: types.CodeAction) -> types.CodeAction:
     """Add the edit, unless the document changed since the action was offered."""
     data = action.data if isinstance(action.data, dict) else {}
     document = open_document(server, str(data.get("uri", "")))
@@ -80,7 +88,9 @@ async def _resolve(server, action: types.CodeAction) -> types.CodeAction:  # noq
     return action
 
 
-async def _generate(server, lines: list[str], site: GenerationSite, path: str) -> str:  # noqa: ANN001
+async def _generate(
+    server: GhostwrightServer, lines: list[str], site: GenerationSite, path: str
+) -> str:
     request = generation_request(lines, site, path, BLOCK_MAX_LINES, BLOCK_MAX_TOKENS)
     cancelled = threading.Event()
     try:

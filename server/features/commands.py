@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.features.progress import work_done
 
+if TYPE_CHECKING:
+    from ghostwright.server.app import GhostwrightServer
+
 STATUS = "ghostwright.status"
 RELOAD_MODEL = "ghostwright.reloadModel"
 
 
-def register(server) -> None:  # noqa: ANN001 - GhostwrightServer
+def register(server: GhostwrightServer) -> None:
     @server.command(STATUS)
-    def status(ls, *args: object) -> dict:  # noqa: ANN001
+    def status(ls: GhostwrightServer, *args: object) -> dict:
         """Model, format, adapter, index and recent latency percentiles."""
         return {**ls.engine.status(), "index": "not built"}
 
     @server.command(RELOAD_MODEL)
-    async def reload_model(ls, *args: object) -> dict:  # noqa: ANN001
+    async def reload_model(ls: GhostwrightServer, *args: object) -> dict:
         await load_model(ls, "ghostwright: reloading the model")
         return {**ls.engine.status(), "index": "not built"}
 
 
-async def load_model(server, title: str) -> None:  # noqa: ANN001
+async def load_model(server: GhostwrightServer, title: str) -> None:
     """Load (or reload) the model on a thread, with progress; failures become one message."""
     async with work_done(server, title) as progress:
         progress.report(f"loading {server.engine.settings.model}")

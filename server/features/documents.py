@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
 from ghostwright.indexer.files import language_for
 from ghostwright.server.pipeline.complete import CompletionRequest
 
+if TYPE_CHECKING:
+    from ghostwright.server.app import GhostwrightServer
 
-def open_document(server, uri: str) -> TextDocument | None:  # noqa: ANN001 - LanguageServer
+
+def open_document(server: GhostwrightServer, uri: str) -> TextDocument | None:
     """The document the client opened; None for unopened or closed ones (never read from disk)."""
     return server.workspace.text_documents.get(uri)
 
@@ -35,10 +40,10 @@ def to_code_points(document: TextDocument, position: types.Position) -> tuple[in
 
 
 def completion_request(
-    server,
+    server: GhostwrightServer,
     uri: str,
     position: types.Position,
-    **extra: object,  # noqa: ANN001
+    **extra: Any,
 ) -> CompletionRequest | None:
     document = open_document(server, uri)
     if document is None:

@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from ghostwright.server.features.documents import completion_request, open_document
 from ghostwright.server.pipeline.complete import CompletionRequest
 
+if TYPE_CHECKING:
+    from ghostwright.server.app import GhostwrightServer
+
 WORD_BEFORE = re.compile(r"[A-Za-z0-9_]*$")
 
 
-async def suggest(server, request: CompletionRequest | None) -> str:  # noqa: ANN001
+async def suggest(server: GhostwrightServer, request: CompletionRequest | None) -> str:
     """The suggestion for a request ("" for none); cancelling the task stops the model."""
     if request is None or not server.engine.ready:
         return ""
@@ -28,13 +32,13 @@ async def suggest(server, request: CompletionRequest | None) -> str:  # noqa: AN
     return result.completion if result is not None else ""
 
 
-def register(server) -> None:  # noqa: ANN001 - GhostwrightServer
+def register(server: GhostwrightServer) -> None:
     """Serve ghost text, and one plain-text completion item for clients without it."""
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(
-        ls,
-        params: types.InlineCompletionParams,  # noqa: ANN001
+        ls: GhostwrightServer,
+        params: types.InlineCompletionParams,
     ) -> types.InlineCompletionList | None:
         request = completion_request(ls, params.text_document.uri, params.position)
         text = await suggest(ls, request)
@@ -46,8 +50,8 @@ def register(server) -> None:  # noqa: ANN001 - GhostwrightServer
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions())
     async def completion(
-        ls,
-        params: types.CompletionParams,  # noqa: ANN001
+        ls: GhostwrightServer,
+        params: types.CompletionParams,
     ) -> types.CompletionList | None:
         request = completion_request(ls, params.text_document.uri, params.position)
         text = await suggest(ls, request)

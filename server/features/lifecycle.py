@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from ghostwright.server.config import client_settings
 from ghostwright.server.features.commands import load_model
 
+if TYPE_CHECKING:
+    from ghostwright.server.app import GhostwrightServer
 
-def register(server) -> None:  # noqa: ANN001 - GhostwrightServer
+
+def register(server: GhostwrightServer) -> None:
     @server.feature(types.INITIALIZE)
-    def initialize(ls, params: types.InitializeParams) -> None:  # noqa: ANN001
+    def initialize(ls: GhostwrightServer, params: types.InitializeParams) -> None:
         ls.client_values = client_settings(params.initialization_options)
         ls.read_workspace_settings()
         ls.engine.settings = ls.effective_settings()
 
     @server.feature(types.INITIALIZED)
-    async def initialized(ls, params: types.InitializedParams) -> None:  # noqa: ANN001
+    async def initialized(ls: GhostwrightServer, params: types.InitializedParams) -> None:
         ls.attach_loop(asyncio.get_running_loop())
         ls.background(load_model(ls, "ghostwright: loading the model"))
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    def did_change_configuration(ls, params: types.DidChangeConfigurationParams) -> None:  # noqa: ANN001
+    def did_change_configuration(
+        ls: GhostwrightServer, params: types.DidChangeConfigurationParams
+    ) -> None:
         ls.client_values = client_settings(params.settings)
         if ls.engine.apply(ls.effective_settings()):
             ls.background(load_model(ls, "ghostwright: applying new model settings"))
 
     @server.feature(types.SHUTDOWN)
-    def shutdown(ls, *args: object) -> None:  # noqa: ANN001
+    def shutdown(ls: GhostwrightServer, *args: object) -> None:
         ls.engine.close()

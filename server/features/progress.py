@@ -5,14 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
+
+if TYPE_CHECKING:
+    from ghostwright.server.app import GhostwrightServer
 
 
 class Progress:
     """One progress report; `cancelled` turns true when the user cancels it in the editor."""
 
-    def __init__(self, server, token: str | None) -> None:  # noqa: ANN001
+    def __init__(self, server: GhostwrightServer, token: str | None) -> None:
         self._server = server
         self._token = token
 
@@ -28,7 +32,7 @@ class Progress:
 
 
 @asynccontextmanager
-async def work_done(server, title: str) -> AsyncIterator[Progress]:  # noqa: ANN001
+async def work_done(server: GhostwrightServer, title: str) -> AsyncIterator[Progress]:
     """Begin/end notifications around a block; silent for clients without progress support."""
     window = server.client_capabilities.window
     token = str(uuid.uuid4()) if window and window.work_done_progress else None
