@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from ghostwright.server.config import Settings, parse_settings, workspace_settings
 from ghostwright.server.engine import BackendFactory, Engine
@@ -20,11 +22,27 @@ logger = logging.getLogger(__name__)
 VERSION = "0.1.0"
 
 
+class GhostwrightProtocol(LanguageServerProtocol):
+    """pygls drops a request whose params do not fit the method; answer it with an error."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if "method" in data and isinstance(data.get("id"), int | str):
+                self._send_response(data["id"], error=error.to_response_error())
+            return None
+
+    def handle_message(self, message: Any) -> None:
+        if message is not None:  # None: already answered as malformed
+            super().handle_message(message)
+
+
 class GhostwrightServer(LanguageServer):
     """The LanguageServer plus our state: where settings came from, and the model engine."""
 
     def __init__(self, backend_factory: BackendFactory | None = None) -> None:
-        super().__init__("ghostwright", VERSION)
+        super().__init__("ghostwright", VERSION, protocol_cls=GhostwrightProtocol)
         self.engine = Engine(Settings(), backend_factory) if backend_factory else Engine(Settings())
         self.client_values: dict[str, Any] = {}
         self.workspace_values: dict[str, Any] = {}
