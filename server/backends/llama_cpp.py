@@ -7,7 +7,9 @@ the next request reuses it (llama.cpp keeps the longest common prefix of consecu
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import io
 import logging
 import threading
 import time
@@ -242,14 +244,21 @@ class LlamaCppBackend:
 def _load(model_path: Path, context_tokens: int, threads: int, adapter: str) -> llama_cpp.Llama:
     """Load the GGUF; llama.cpp's refusal (truncated, corrupt) becomes a one-line error."""
     try:
-        return llama_cpp.Llama(
-            model_path=str(model_path),
-            n_ctx=context_tokens,
-            n_threads=threads,
-            n_threads_batch=threads,
-            lora_path=adapter or None,
-            verbose=False,
-        )
+        # verbose=False would make llama-cpp-python point file descriptors 1 and 2 at /dev/null
+        # while it loads, process-wide: a language server answering on stdout from another
+        # thread would lose those answers. Its Python-level banner goes to a scratch buffer
+        # instead, and native logs already go to our logger.
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            llm = llama_cpp.Llama(
+                model_path=str(model_path),
+                n_ctx=context_tokens,
+                n_threads=threads,
+                n_threads_batch=threads,
+                lora_path=adapter or None,
+                verbose=True,
+            )
+        llm.verbose = False  # and no per-request prints
+        return llm
     except (ValueError, RuntimeError, OSError) as exc:
         what = f"adapter {adapter} for " if adapter else ""
         raise GhostwrightError(

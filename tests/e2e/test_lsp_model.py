@@ -1,0 +1,79 @@
+"""The real server process with the real packaged default model, through a real LSP client."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+pytestmark = pytest.mark.model
+SERVER = [sys.executable, "-m", "ghostwright.server", "serve"]
+URI = "file:///work/demo/inventory.py"
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+async def client(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities(
+                window=types.WindowClientCapabilities(work_done_progress=True)
+            )
+        )
+    )
+    for _ in range(300):
+        status = await lsp_client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="ghostwright.status")
+        )
+        if status["state"] == "ready":
+            break
+        await asyncio.sleep(0.1)
+    assert status["state"] == "ready", status
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_inline_completion_from_the_default_model(client: LanguageClient, sample_file):
+    text = sample_file.read_text()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(uri=URI, language_id="python", version=1, text=text)
+        )
+    )
+    result = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(URI),
+            position=types.Position(19, 26),
+            context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Invoked),
+        )
+    )
+    assert result is not None and result.items[0].insert_text.strip()
+    status = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="ghostwright.status")
+    )
+    assert status["model"] == "gemma-3-270m-q4_k_m.gguf" and status["latency_ms"]["count"] >= 1
+
+
+async def test_code_action_generates_a_body(client: LanguageClient):
+    text = 'def add(a, b):\n    """Return the sum of a and b."""\n    pass\n'
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(uri=URI, language_id="python", version=1, text=text)
+        )
+    )
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(URI),
+            range=types.Range(types.Position(1, 6), types.Position(1, 6)),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    (action,) = actions
+    assert action.edit is not None  # this client has no resolve support: generated eagerly
+    (change,) = action.edit.document_changes
+    (edit,) = change.edits
+    assert edit.range.start == types.Position(2, 0) and edit.new_text.strip()
+    assert edit.new_text.startswith("    ")
