@@ -1,0 +1,30 @@
+"""Headless Neovim (Debian's 0.7.2 in CI) as a real LSP client of the server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+NVIM = shutil.which("nvim")
+
+
+@pytest.mark.skipif(NVIM is None, reason="neovim is not installed (.ci/run installs it)")
+def test_neovim_session_inline_completion_and_code_action(tmp_path):
+    result = tmp_path / "result.txt"
+    env = {
+        **os.environ,
+        "GHOSTWRIGHT_SERVER_CMD": json.dumps([sys.executable, str(HERE / "fake_server.py")]),
+        "GHOSTWRIGHT_RESULT": str(result),
+    }
+    subprocess.run(
+        [NVIM, "--headless", "-u", "NONE", "-c", f"luafile {HERE / 'nvim' / 'lsp_session.lua'}"],
+        env=env, cwd=tmp_path, timeout=120, capture_output=True,
+    )
+    assert result.read_text() == "ok\n"
