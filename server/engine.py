@@ -133,6 +133,13 @@ class Engine:
         if should_cancel is not None and should_cancel():
             return None
         result = completer.complete(request, should_cancel)
+        logger.debug(
+            "completion: %.0f ms, %d prompt tokens, %d generated, %s",
+            result.latency_ms,
+            result.prompt_tokens,
+            result.generated_tokens,
+            result.stop_reason,
+        )
         if result.stop_reason not in ("cancelled", "superseded", "blind-suffix"):
             self.latencies.append(result.latency_ms)
         if result.error:

@@ -25,6 +25,9 @@ def test_neovim_session_inline_completion_and_code_action(tmp_path):
     }
     subprocess.run(
         [NVIM, "--headless", "-u", "NONE", "-c", f"luafile {HERE / 'nvim' / 'lsp_session.lua'}"],
-        env=env, cwd=tmp_path, timeout=120, capture_output=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        capture_output=True,
     )
     assert result.read_text() == "ok\n"
