@@ -4,12 +4,16 @@ A family is recognised from the model's vocabulary: each of its markers must be 
 otherwise the model was never trained on it and the family does not apply. Models without FIM
 tokens (the packaged gemma-3-270m) get the prefix-only format; the suffix still reaches
 post-processing, so completions never repeat the code after the cursor.
+
+Comment-to-code uses the same templates: the hole is the body after a docstring or comment block
+(`comment_to_code.py` finds it), so the model learns one format, and training renders its
+comment-to-code samples with the very same `render`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 AUTO = "auto"
@@ -213,8 +217,3 @@ def select_format(setting: str, vocab: Vocabulary | None) -> PromptFormat:
     raise ValueError(
         f"unknown prompt format {setting!r}; choose one of {', '.join(format_names())}"
     )
-
-
-def with_stops(fmt: PromptFormat, extra: Iterable[str]) -> PromptFormat:
-    """The same format with additional stop markers (for example a model's own end token)."""
-    return replace(fmt, stop=tuple(dict.fromkeys((*fmt.stop, *extra))))
