@@ -84,9 +84,16 @@ class Engine:
     def ready(self) -> bool:
         return self._completer is not None
 
-    def load(self, settings: Settings | None = None) -> None:
-        """(Re)build the backend from `settings`; the old model serves until the new one is up."""
+    def load(
+        self, settings: Settings | None = None, keep: Callable[[], bool] | None = None
+    ) -> bool:
+        """(Re)build the backend from `settings`; the old model serves until the new one is up.
+
+        `keep` is asked once the new model is loaded: False (the user cancelled) discards it and
+        leaves the old one in place. Returns whether the new model was installed.
+        """
         settings = settings or self.settings
+        previous_state = self.state
         self.state = "loading"
         try:
             backend = self._factory(settings)
@@ -97,12 +104,17 @@ class Engine:
             logger.exception("model load failed")
             self.state = f"failed: {exc}"
             raise GhostwrightError(str(exc)) from exc
+        if keep is not None and not keep():
+            backend.close()
+            self.state = previous_state
+            return False
         with self._swap:
             old, self._completer = self._completer, Completer(backend, completion_options(settings))
             self.settings = settings
         self.state = "ready"
         if old is not None:
             old.backend.close()
+        return True
 
     def apply(self, settings: Settings) -> bool:
         """New settings; returns True when the model must be reloaded for them to apply."""

@@ -34,7 +34,11 @@ async def load_model(server: GhostwrightServer, title: str) -> None:
     async with work_done(server, title) as progress:
         progress.report(f"loading {server.engine.settings.model}")
         try:
-            await asyncio.to_thread(server.engine.load, server.effective_settings())
+            installed = await asyncio.to_thread(
+                server.engine.load, server.effective_settings(), lambda: not progress.cancelled
+            )
+            if not installed:
+                progress.report("cancelled: the previous model stays")
         except GhostwrightError as exc:
             server.window_show_message(
                 types.ShowMessageParams(types.MessageType.Error, f"ghostwright: {exc}")

@@ -71,7 +71,8 @@ from ghostwright.server.pipeline.comment_to_code import (
         ),
         (
             "java",
-            "  /** Adds. */\n  int add(int a, int b) {\n    throw new UnsupportedOperationException();\n  }\n",
+            "  /** Adds. */\n  int add(int a, int b) {\n"
+            "    throw new UnsupportedOperationException();\n  }\n",
             0,
             GenerationSite(2, 3, "    ", "docstring-stub"),
         ),
