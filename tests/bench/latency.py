@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from machine import describe_machine  # noqa: E402
+from common import describe_machine, stats  # noqa: E402
 from typing_replay import default_sources, typing_requests  # noqa: E402
 
 from ghostwright.server.backends.hardware import resolve_threads  # noqa: E402
@@ -58,15 +58,6 @@ def raw_generate(llm: llama_cpp.Llama, prompt: str, count: int) -> float:
     return (time.perf_counter() - started) * 1000.0
 
 
-def percentiles(values: list[float]) -> dict:
-    array = np.asarray(values)
-    return {
-        "p50": float(np.percentile(array, 50)),
-        "p95": float(np.percentile(array, 95)),
-        "mean": float(array.mean()),
-    }
-
-
 def warm_typing(model: Path, threads: int, files: list[Path], limit: int) -> dict:
     """Interleaved replay: one ghostwright request, then the same prompt raw, and so on."""
     backend = LlamaCppBackend(model, LlamaOptions(threads=threads))
@@ -93,12 +84,12 @@ def warm_typing(model: Path, threads: int, files: list[Path], limit: int) -> dic
     return {
         "requests": len(ours),
         "file_switches": switches,
-        "ghostwright_ms": percentiles(ours),
-        "raw_llama_cpp_ms": percentiles(theirs),
-        "p50_ratio": percentiles(ours)["p50"] / percentiles(theirs)["p50"],
+        "ghostwright_ms": stats(ours),
+        "raw_llama_cpp_ms": stats(theirs),
+        "p50_ratio": stats(ours)["p50"] / stats(theirs)["p50"],
         "median_of_per_request_ratios": float(np.median(ratios)),
-        "prompt_tokens": percentiles(prompt_tokens),
-        "generated_tokens": percentiles(generated),
+        "prompt_tokens": stats(prompt_tokens),
+        "generated_tokens": stats(generated),
     }
 
 

@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
 
-from machine import describe_machine  # noqa: E402
+from common import describe_machine, stats  # noqa: E402
 from rpc import RawPeer  # noqa: E402
 from typing_replay import default_sources, typing_requests  # noqa: E402
 
@@ -72,10 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "lsp_latency",
         "machine": describe_machine(),
         "requests": len(lsp_ms),
-        "lsp_round_trip_ms": _stats(lsp_ms),
-        "in_process_ms": _stats(local_ms),
-        "overhead_ms": _stats(overhead),
-        "overhead_ms_same_suggestion": _stats(overhead_same),
+        "lsp_round_trip_ms": stats(lsp_ms),
+        "in_process_ms": stats(local_ms),
+        "overhead_ms": stats(overhead),
+        "overhead_ms_same_suggestion": stats(overhead_same),
         "p50_ratio": float(np.median(lsp_ms) / np.median(local_ms)),
         "same_suggestion_share": sum(same) / max(1, len(same)),
         "target_overhead_p50_ms": TARGET_OVERHEAD_P50_MS,
@@ -106,15 +106,6 @@ def _sync(peer: RawPeer, uri: str, text: str, version: int) -> None:
 def _utf16(request) -> int:  # noqa: ANN001 - CompletionRequest
     line = request.text.split("\n")[request.line][: request.column]
     return len(line.encode("utf-16-le")) // 2
-
-
-def _stats(values: list[float]) -> dict:
-    array = np.asarray(values)
-    return {
-        "p50": float(np.percentile(array, 50)),
-        "p95": float(np.percentile(array, 95)),
-        "mean": float(array.mean()),
-    }
 
 
 if __name__ == "__main__":

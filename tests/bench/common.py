@@ -1,4 +1,4 @@
-"""Describe the machine a benchmark ran on, so numbers are never read without it."""
+"""What every benchmark report carries: the machine it ran on, and the same summary statistics."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import os
 import platform
 from importlib import metadata
 from pathlib import Path
+
+import numpy as np
 
 from ghostwright.server.backends.hardware import physical_cores
 
@@ -20,6 +22,16 @@ def describe_machine() -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "llama_cpp_python": metadata.version("llama-cpp-python"),
+    }
+
+
+def stats(values: list[float]) -> dict:
+    """p50, p95 and mean: medians and tails, never a single timing."""
+    array = np.asarray(values, dtype=float)
+    return {
+        "p50": float(np.percentile(array, 50)),
+        "p95": float(np.percentile(array, 95)),
+        "mean": float(array.mean()),
     }
 
 
