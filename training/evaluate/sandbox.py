@@ -123,24 +123,11 @@ def run_python(
 
 def _bwrap_command(bwrap: str, workdir: str) -> list[str]:
     """Only the system libraries and this Python installation are visible, read-only."""
-    return [
-        bwrap,
-        *_system_mounts(),
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--tmpfs",
-        "/tmp",
-        "--bind",
-        workdir,
-        workdir,
-        "--chdir",
-        workdir,
-        "--unshare-all",
-        "--die-with-parent",
-        "--new-session",
-        "--clearenv",
+    # Order matters: a later mount covers an earlier one, so the empty /tmp comes before the
+    # Python installation and the working directory, which may both live under /tmp.
+    mounts = [*_system_mounts(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    mounts += [*_python_mounts(), "--bind", workdir, workdir, "--chdir", workdir]
+    environment = [
         "--setenv",
         "PATH",
         SAFE_PATH,
@@ -151,6 +138,8 @@ def _bwrap_command(bwrap: str, workdir: str) -> list[str]:
         "LANG",
         "C.UTF-8",
     ]
+    isolation = ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+    return [bwrap, *mounts, *isolation, *environment]
 
 
 @functools.cache
@@ -162,12 +151,20 @@ def _system_mounts() -> tuple[str, ...]:
             args += ["--symlink", os.readlink(path), top]
         elif path.is_dir():
             args += ["--ro-bind", top, top]
-    python_dirs = {
+    return tuple(args)
+
+
+@functools.cache
+def _python_mounts() -> tuple[str, ...]:
+    """This interpreter, its standard library and its virtual environment, read-only."""
+    directories = {
         os.path.realpath(sys.base_prefix),
         os.path.realpath(sys.prefix),
+        sys.prefix,
         os.path.dirname(os.path.realpath(sys.executable)),
     }
-    for directory in sorted(python_dirs):
+    args: list[str] = []
+    for directory in sorted(directories):
         if not directory.startswith(("/usr/", "/bin", "/lib")):
             args += ["--ro-bind", directory, directory]
     return tuple(args)
