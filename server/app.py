@@ -14,6 +14,7 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
+from ghostwright.server.backends import create_backend
 from ghostwright.server.config import Settings, parse_settings, workspace_settings
 from ghostwright.server.engine import BackendFactory, Engine
 from ghostwright.server.features import code_action, commands, inline_completion, lifecycle
@@ -43,7 +44,7 @@ class GhostwrightServer(LanguageServer):
 
     def __init__(self, backend_factory: BackendFactory | None = None) -> None:
         super().__init__("ghostwright", VERSION, protocol_cls=GhostwrightProtocol)
-        self.engine = Engine(Settings(), backend_factory) if backend_factory else Engine(Settings())
+        self.engine = Engine(Settings(), backend_factory or create_backend)
         self.client_values: dict[str, Any] = {}
         self.workspace_values: dict[str, Any] = {}
         self._workspace_warnings: list[str] = []

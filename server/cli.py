@@ -10,7 +10,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from ghostwright.server.config import BACKENDS, Settings
+from ghostwright.server.config import (
+    BACKENDS,
+    Settings,
+    parse_settings,
+    project_root,
+    workspace_settings,
+)
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.pipeline.prompts import format_names
 
@@ -83,29 +89,42 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Command-line flag -> setting. Flags left out keep what the project's settings file says.
+FLAG_SETTINGS = {
+    "model": "model",
+    "backend": "backend",
+    "endpoint": "endpoint",
+    "format": "prompt_format",
+    "threads": "threads",
+    "max_lines": "max_lines",
+}
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    defaults = Settings()
-    parser.add_argument("--model", default=defaults.model, help="default, a .gguf path or hf:...")
-    parser.add_argument("--backend", choices=BACKENDS, default=defaults.backend)
-    parser.add_argument("--endpoint", default=defaults.endpoint, help="OpenAI-compatible base URL")
-    parser.add_argument("--format", choices=format_names(), default=defaults.prompt_format)
-    parser.add_argument("--threads", type=int, default=defaults.threads, help="0 = physical cores")
+    parser.add_argument("--model", help="default, a .gguf path or hf:OWNER/REPO/FILE.gguf")
+    parser.add_argument("--backend", choices=BACKENDS)
+    parser.add_argument("--endpoint", help="OpenAI-compatible base URL")
+    parser.add_argument("--format", choices=format_names(), help="prompt format (auto detects)")
+    parser.add_argument("--threads", type=int, help="llama.cpp threads (0 = physical cores)")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = replace(
-        Settings(),
-        model=args.model,
-        backend=args.backend,
-        endpoint=args.endpoint,
-        prompt_format=args.format,
-        threads=max(0, args.threads),
-    )
-    if getattr(args, "max_lines", None) is not None:
-        if args.max_lines < 1:
-            raise GhostwrightError("--max-lines must be at least 1")
-        settings = replace(settings, max_lines=args.max_lines)
-    return settings
+    """Defaults, then the project's .ghostwright.toml / [tool.ghostwright], then the flags."""
+    file = getattr(args, "file", None)
+    values, warnings = workspace_settings(project_root(file.parent if file else Path.cwd()))
+    settings, more = parse_settings(values)
+    for warning in [*warnings, *more]:
+        logging.getLogger(PROG).warning("%s", warning)
+    flags = {
+        name: getattr(args, flag)
+        for flag, name in FLAG_SETTINGS.items()
+        if getattr(args, flag, None) is not None
+    }
+    if flags.get("max_lines", 1) < 1:
+        raise GhostwrightError("--max-lines must be at least 1")
+    if flags.get("threads", 0) < 0:
+        raise GhostwrightError("--threads must be 0 (automatic) or more")
+    return replace(settings, **flags)
 
 
 def _run_complete(args: argparse.Namespace) -> int:

@@ -134,6 +134,17 @@ def workspace_settings(root: Path) -> tuple[dict[str, Any], list[str]]:
     return {}, []
 
 
+def project_root(start: Path) -> Path:
+    """The nearest folder at or above `start` with a settings file or a .git, else `start`."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if any(
+            (folder / name).exists() for name in (".ghostwright.toml", "pyproject.toml", ".git")
+        ):
+            return folder
+    return start
+
+
 def client_settings(value: Any) -> dict[str, Any]:
     """Editor settings arrive flat or under a `ghostwright` key; anything else is empty."""
     if not isinstance(value, dict):

@@ -90,3 +90,20 @@ def test_truncated_default_model_copy_is_refused(source, tmp_path, default_model
         truncated.write_bytes(handle.read(20_000_000))
     proc = run("complete", source, "--line", 2, "--col", 5, "--model", truncated)
     assert_one_line_error(proc, "llama.cpp rejected it")
+
+
+def test_project_settings_file_is_read_and_flags_win(tmp_path):
+    project = tmp_path / "project"
+    (project / "pkg").mkdir(parents=True)
+    (project / ".ghostwright.toml").write_text('model = "/nowhere/model.gguf"\nmax_lines = "x"\n')
+    source = project / "pkg" / "mod.py"
+    source.write_text("x = \n")
+    proc = run("complete", source, "--line", 1, "--col", 5)
+    assert proc.returncode == 2
+    warning, error = proc.stderr.strip().splitlines()
+    assert "max_lines" in warning and "warning" in warning
+    assert error == "ghostwright: error: model file not found: /nowhere/model.gguf " + (
+        "(set `model` to a local .gguf path, or leave it unset for the packaged default)"
+    )
+    flagged = run("complete", source, "--line", 1, "--col", 5, "--model", tmp_path / "other.gguf")
+    assert "other.gguf" in flagged.stderr

@@ -76,8 +76,6 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     from ghostwright.training.evaluate.runner import oracle_predictor, run_report, select
 
     chosen = select(cases, args.limit, args.seed)
-    if args.max_lines is not None:
-        settings = replace(settings, max_lines=args.max_lines)
     settings = replace(settings, adapter=args.adapter)
     json_out = args.json_out or Path("eval-results") / f"{args.benchmark}.json"
     context |= {"seed": args.seed, "limit": args.limit, "max_lines": settings.max_lines}
