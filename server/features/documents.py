@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 from pygls.workspace import TextDocument
@@ -43,7 +43,6 @@ def completion_request(
     server: GhostwrightServer,
     uri: str,
     position: types.Position,
-    **extra: Any,
 ) -> CompletionRequest | None:
     document = open_document(server, uri)
     if document is None:
@@ -52,7 +51,7 @@ def completion_request(
     if where is None:
         return None
     text = document.source
-    return CompletionRequest(text, where[0], where[1], path=document.path, **extra)
+    return CompletionRequest(text, where[0], where[1], path=document.path)
 
 
 def language_of(document: TextDocument) -> str:
