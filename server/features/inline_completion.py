@@ -59,7 +59,7 @@ def register(server: GhostwrightServer) -> None:
         if not text or request is None or document is None:
             return None
         # The item replaces the word being typed, so the client's filter sees that word first.
-        line = request.text.split("\n")[request.line] if request.line < len(document.lines) else ""
+        line = document.lines[request.line] if request.line < len(document.lines) else ""
         typed = WORD_BEFORE.search(line[: request.column]).group()
         width = document.position_codec.client_num_units(typed)
         start = types.Position(params.position.line, params.position.character - width)

@@ -86,8 +86,10 @@ class Trimmed:
 def trim(raw: str, hole: Hole, *, complete: bool = False) -> Trimmed:
     """The suggestion to show for model output `raw`.
 
-    `complete` says the model ended on its own (end token); otherwise the last line may be cut off
-    mid-way and is kept only while generation is still running or if it is the only line.
+    `complete` says the output is final (the model ended on its own), so the stop rules judge its
+    last line too; otherwise that line may still grow and is kept as it is. (Output cut off by the
+    token or time limit loses its partial last line in `Completer.complete`, which knows why
+    generation stopped.)
     """
     lines = raw.split("\n")
     keep, reason = _cut_lines(lines if complete else lines[:-1], hole)
