@@ -6,9 +6,11 @@ Only tests start this file; user settings can never select the fake backend.
 from __future__ import annotations
 
 import sys
+import time
 
 from ghostwright.server.app import serve
 from ghostwright.server.backends.fake import FakeBackend
+from ghostwright.server.config import Settings
 
 
 def answer(prompt: str) -> str:
@@ -23,6 +25,15 @@ def answer(prompt: str) -> str:
     return " value + 1\n"
 
 
-if __name__ == "__main__":
+def load(settings: Settings) -> FakeBackend:
+    """A model named after the setting; `model = "slow"` takes 2 s to load (time to cancel)."""
+    if settings.model == "slow":
+        time.sleep(2)
     # 5 ms per character: a normal answer takes ~50 ms, the "slow" one 2 s (time to cancel it).
-    sys.exit(serve(backend_factory=lambda settings: FakeBackend(answer, delay_s=0.005)))
+    backend = FakeBackend(answer, delay_s=0.005)
+    backend.model_name = f"fake:{settings.model}"
+    return backend
+
+
+if __name__ == "__main__":
+    sys.exit(serve(backend_factory=load))

@@ -219,7 +219,7 @@ async def test_status_and_reload_with_progress(client: LanguageClient):
     status = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="ghostwright.status")
     )
-    assert status["model"] == "fake" and status["format"] == "prefix-only"
+    assert status["model"] == "fake:default" and status["format"] == "prefix-only"
     assert set(status["latency_ms"]) == {"p50", "p95", "count"}
     reloaded = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="ghostwright.reloadModel")
@@ -228,3 +228,33 @@ async def test_status_and_reload_with_progress(client: LanguageClient):
     reports = [r for values in client.progress_reports.values() for r in values]
     kinds = {type(report).__name__ for report in reports}
     assert {"WorkDoneProgressBegin", "WorkDoneProgressEnd"} <= kinds
+
+
+async def test_cancelled_reload_keeps_the_current_model(client: LanguageClient):
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"ghostwright": {"model": "slow"}})
+    )
+    for _ in range(100):  # wait for the reload's progress to begin
+        tokens = [
+            token
+            for token, reports in client.progress_reports.items()
+            if any(
+                isinstance(r, types.WorkDoneProgressBegin) and "new model" in r.title
+                for r in reports
+            )
+        ]
+        if tokens:
+            break
+        await asyncio.sleep(0.02)
+    (token,) = tokens
+    client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+    for _ in range(200):
+        if any(isinstance(r, types.WorkDoneProgressEnd) for r in client.progress_reports[token]):
+            break
+        await asyncio.sleep(0.05)
+    end = client.progress_reports[token][-1]
+    assert isinstance(end, types.WorkDoneProgressEnd) and end.message == "cancelled"
+    status = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="ghostwright.status")
+    )
+    assert status["model"] == "fake:default" and status["state"] == "ready"
