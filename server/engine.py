@@ -8,6 +8,7 @@ engine reports the failure and completions come back empty.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import threading
@@ -135,6 +136,16 @@ class Engine:
         """Complete on a worker thread; a request superseded before it starts never runs."""
         self._latest = ticket = next(self._sequence)
         return self._workers.submit(self._complete, ticket, request, should_cancel)
+
+    async def complete_async(self, request: CompletionRequest) -> str:
+        """The suggestion for an async caller ("" for none); cancelling it stops the model."""
+        cancelled = threading.Event()
+        try:
+            result = await asyncio.wrap_future(self.submit(request, cancelled.is_set))
+        except asyncio.CancelledError:
+            cancelled.set()  # $/cancelRequest or shutdown: the worker stops at its next check
+            raise
+        return result.completion if result is not None else ""
 
     def _complete(
         self, ticket: int, request: CompletionRequest, should_cancel: CancelCheck | None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -92,13 +90,7 @@ async def _generate(
     server: GhostwrightServer, lines: list[str], site: GenerationSite, path: str
 ) -> str:
     request = generation_request(lines, site, path, BLOCK_MAX_LINES, BLOCK_MAX_TOKENS)
-    cancelled = threading.Event()
-    try:
-        result = await asyncio.wrap_future(server.engine.submit(request, cancelled.is_set))
-    except asyncio.CancelledError:
-        cancelled.set()
-        raise
-    return result.completion if result is not None else ""
+    return await server.engine.complete_async(request)
 
 
 def _site_range(site: GenerationSite) -> types.Range:

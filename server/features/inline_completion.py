@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -19,17 +17,10 @@ WORD_BEFORE = re.compile(r"[A-Za-z0-9_]*$")
 
 
 async def suggest(server: GhostwrightServer, request: CompletionRequest | None) -> str:
-    """The suggestion for a request ("" for none); cancelling the task stops the model."""
+    """The suggestion for a request ("" for none, or before the model is loaded)."""
     if request is None or not server.engine.ready:
         return ""
-    cancelled = threading.Event()
-    job = server.engine.submit(request, cancelled.is_set)
-    try:
-        result = await asyncio.wrap_future(job)
-    except asyncio.CancelledError:
-        cancelled.set()  # $/cancelRequest or shutdown: the worker stops at its next check
-        raise
-    return result.completion if result is not None else ""
+    return await server.engine.complete_async(request)
 
 
 def register(server: GhostwrightServer) -> None:
