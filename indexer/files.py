@@ -115,9 +115,14 @@ def is_secret_file(relative: str) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in SECRET_FILE_PATTERNS)
 
 
+def looks_binary(head: bytes) -> bool:
+    """A NUL byte near the start: what git and grep also take for binary."""
+    return b"\0" in head[:BINARY_SNIFF_BYTES]
+
+
 def is_binary(path: Path) -> bool:
     with path.open("rb") as handle:
-        return b"\0" in handle.read(BINARY_SNIFF_BYTES)
+        return looks_binary(handle.read(BINARY_SNIFF_BYTES))
 
 
 def iter_source_files(

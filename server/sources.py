@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ghostwright.indexer.files import looks_binary
 from ghostwright.server.errors import GhostwrightError
-
-BINARY_SNIFF_BYTES = 8192
 
 
 def read_source(path: Path) -> str:
@@ -19,7 +18,7 @@ def read_source(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise GhostwrightError(f"cannot read {path}: {exc.strerror}") from exc
-    if b"\0" in data[:BINARY_SNIFF_BYTES]:
+    if looks_binary(data):
         raise GhostwrightError(f"{path} is a binary file")
     try:
         text = data.decode("utf-8")
