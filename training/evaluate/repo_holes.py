@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ghostwright.indexer.files import SourceFile, iter_source_files
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.sources import read_source
 from ghostwright.training.evaluate.data import EvalCase, is_trivial
 from ghostwright.training.evaluate.metrics import identifiers
 
@@ -252,7 +253,8 @@ def _uses_foreign(line: str, own: set[str], foreign: dict[str, set[str]], relati
 
 
 def _read(item: SourceFile) -> str | None:
+    """The file's text by the same rules as `ghostwright complete`; None when it has none."""
     try:
-        return item.path.read_text(encoding="utf-8").replace("\r\n", "\n")
-    except (OSError, UnicodeDecodeError):
+        return read_source(item.path)
+    except GhostwrightError:
         return None
