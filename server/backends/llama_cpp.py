@@ -181,12 +181,10 @@ class LlamaCppBackend:
         return ""
 
     def _common_prefix(self, tokens: list[int]) -> int:
-        common = 0
-        for cached, new in zip(self._llm.input_ids[: self._llm.n_tokens], tokens, strict=False):
-            if cached != new:
-                break
-            common += 1
-        return common
+        """Length of the prompt prefix already in the KV cache (vectorised: on every request)."""
+        size = min(self._llm.n_tokens, len(tokens))
+        differs = np.flatnonzero(self._llm.input_ids[:size] != np.asarray(tokens[:size]))
+        return int(differs[0]) if differs.size else size
 
     def _shift_cache(self, tokens: list[int], common: int) -> int:
         """The window start moved down the file: drop the lines that left it, keep the rest.
