@@ -7,9 +7,6 @@ the next request reuses it (llama.cpp keeps the longest common prefix of consecu
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import io
 import logging
 import threading
 import time
@@ -20,6 +17,7 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
+from ghostwright.indexer.llama_native import load_quietly
 from ghostwright.server.backends.base import (
     CancelCheck,
     Generation,
@@ -40,16 +38,6 @@ PREFILL_CHUNK = 128  # tokens evaluated between two checks for cancellation
 # further on in the cache before the cache is shifted instead of recomputed.
 SHIFT_PROBE = 32
 SEQUENCE = 0  # llama-cpp-python keeps a single sequence
-native_logger = logging.getLogger("ghostwright.llama_cpp.native")
-
-
-@llama_cpp.llama_log_callback
-def _route_native_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-    """llama.cpp logs to stderr even when told not to; keep it in our log at debug level."""
-    native_logger.debug("%s", text.decode("utf-8", errors="replace").rstrip())
-
-
-llama_cpp.llama_log_set(_route_native_log, ctypes.c_void_p(0))
 
 
 @dataclass(frozen=True)
@@ -242,21 +230,13 @@ class LlamaCppBackend:
 def _load(model_path: Path, context_tokens: int, threads: int, adapter: str) -> llama_cpp.Llama:
     """Load the GGUF; llama.cpp's refusal (truncated, corrupt) becomes a one-line error."""
     try:
-        # verbose=False would make llama-cpp-python point file descriptors 1 and 2 at /dev/null
-        # while it loads, process-wide: a language server answering on stdout from another
-        # thread would lose those answers. Its Python-level banner goes to a scratch buffer
-        # instead, and native logs already go to our logger.
-        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-            llm = llama_cpp.Llama(
-                model_path=str(model_path),
-                n_ctx=context_tokens,
-                n_threads=threads,
-                n_threads_batch=threads,
-                lora_path=adapter or None,
-                verbose=True,
-            )
-        llm.verbose = False  # and no per-request prints
-        return llm
+        return load_quietly(
+            model_path=str(model_path),
+            n_ctx=context_tokens,
+            n_threads=threads,
+            n_threads_batch=threads,
+            lora_path=adapter or None,
+        )
     except (ValueError, RuntimeError, OSError) as exc:
         what = f"adapter {adapter} for " if adapter else ""
         raise GhostwrightError(
