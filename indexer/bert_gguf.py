@@ -1,8 +1,8 @@
 """Convert a sentence-transformers BERT checkpoint (safetensors) into a GGUF embedding model.
 
 llama.cpp's own converter does this too, but it needs torch, which the language server must not
-import. This follows its BERT rules: tensor names through `gguf`'s name map, the WordPiece vocabulary
-turned into the "phantom space" form llama.cpp's WPM tokenizer expects ("##ing" -> "ing",
+import. This follows its BERT rules: tensor names through `gguf`'s name map, the WordPiece
+vocabulary turned into the "phantom space" form llama.cpp's WPM tokenizer expects ("##ing" -> "ing",
 "word" -> "\u2581word"), non-causal attention, and the pooling sentence-transformers uses.
 """
 
@@ -15,7 +15,10 @@ import gguf
 import numpy as np
 from safetensors import safe_open
 
-POOLING = {"pooling_mode_mean_tokens": gguf.PoolingType.MEAN, "pooling_mode_cls_token": gguf.PoolingType.CLS}
+POOLING = {
+    "pooling_mode_mean_tokens": gguf.PoolingType.MEAN,
+    "pooling_mode_cls_token": gguf.PoolingType.CLS,
+}
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 F32_TABLES = ("position_embd", "token_types")
 SKIPPED_TENSORS = ("embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias")

@@ -98,7 +98,8 @@ class LlamaEmbedder:
                 n_threads_batch=threads or None,
             )
         except (ValueError, RuntimeError, OSError) as exc:
-            raise IndexerError(f"cannot load embedding model {path}: llama.cpp rejected it") from exc
+            message = f"cannot load embedding model {path}: llama.cpp rejected it"
+            raise IndexerError(message) from exc
         self.dim = int(self._llm.n_embd())
         self.id = f"{path.stem}:{_file_digest(path)[:12]}"
         self._lock = threading.Lock()

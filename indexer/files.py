@@ -3,8 +3,8 @@ data and evaluation.
 
 A file is taken when git would track it (`.gitignore` respected: `git ls-files` in a git checkout,
 the root `.gitignore` through pathspec otherwise), it is text, it is not larger than `max_bytes`,
-and it is not a secret by name (`.env*`, keys, certificates, credential and kubeconfig files).
-Checking file *contents* for secrets is a separate, later step.
+it is not a symbolic link, and it is not a secret by name (`.env*`, keys, certificates, credential
+and kubeconfig files). Secrets *inside* accepted files are found by `secrets.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import fnmatch
 import logging
 import os
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -132,26 +133,57 @@ def iter_source_files(
     exclude: Sequence[str] = (),
     max_bytes: int = DEFAULT_MAX_BYTES,
     languages: Sequence[str] = (),
+    only: Iterable[str] | None = None,
+    skipped: Counter[str] | None = None,
 ) -> Iterator[SourceFile]:
-    """Files under `root` that pass every rule, in a stable (sorted) order."""
+    """Files under `root` that pass every rule, in a stable (sorted) order.
+
+    `only` limits the scan to these relative paths (a watcher's changed files); `skipped` counts
+    the files left out, by reason.
+    """
     root = root.resolve()
     includes = pathspec.GitIgnoreSpec.from_lines(include) if include else None
     excludes = pathspec.GitIgnoreSpec.from_lines(exclude)
-    for relative in sorted(_candidates(root)):
-        if includes is not None and not includes.match_file(relative):
+    skipped = skipped if skipped is not None else Counter()
+    candidates = set(_candidates(root))
+    if only is not None:
+        wanted = set(only)
+        skipped["ignored"] += len(wanted - candidates)
+        candidates &= wanted
+    for relative in sorted(candidates):
+        if (includes is not None and not includes.match_file(relative)) or excludes.match_file(
+            relative
+        ):
+            skipped["excluded"] += 1
             continue
-        if excludes.match_file(relative) or is_secret_file(relative):
+        if is_secret_file(relative):
+            skipped["secret file"] += 1
             continue
         language = language_for(relative)
         if languages and language not in languages:
+            skipped["language"] += 1
             continue
-        path = root / relative
-        try:
-            if not path.is_file() or path.stat().st_size > max_bytes or is_binary(path):
-                continue
-        except OSError:
-            continue  # vanished or unreadable between listing and reading
-        yield SourceFile(path, relative, language)
+        reason = _unreadable_reason(root / relative, max_bytes)
+        if reason:
+            skipped[reason] += 1
+            continue
+        yield SourceFile(root / relative, relative, language)
+
+
+def _unreadable_reason(path: Path, max_bytes: int) -> str:
+    """Why `path` cannot be indexed, or "" when it can."""
+    try:
+        if path.is_symlink():
+            return "symlink"  # may point outside the repository, or into a loop
+        if not path.is_file():
+            return "missing"
+        if path.stat().st_size > max_bytes:
+            return "too large"
+        if is_binary(path):
+            return "binary"
+    except OSError:
+        return "unreadable"  # vanished or unreadable between listing and reading
+    return ""
 
 
 def _candidates(root: Path) -> list[str]:

@@ -1,0 +1,333 @@
+"""The index on disk: SQLite (metadata, vectors, full-text) is the truth, FAISS a fast copy.
+
+`<repo>/.ghostwright/meta.sqlite` (WAL mode) holds every chunk with its text and line range, one
+row per file with its content hash, every vector (keyed by the chunk text's hash, which doubles as
+the embedding cache), and an FTS5 table for lexical search: SQLite's `bm25()` ranking, updated in
+the same transaction as the rest, so a save never needs a full lexical rebuild.
+
+`index.faiss` is derived from the vectors. It is written atomically (temp file + `os.replace`),
+but not after every change, so after a crash it may lag: `open` compares its ids with SQLite's and
+adds or removes the difference from the stored vectors, without embedding anything again. A
+damaged SQLite file, another schema or another embedder means a fresh start, with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ghostwright.indexer.chunker import Chunk
+from ghostwright.indexer.terms import identifier_terms
+from ghostwright.indexer.vectors import VectorIndex
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1"
+META_FILE = "meta.sqlite"
+FAISS_FILE = "index.faiss"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, hash TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL, start_line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL, hash TEXT NOT NULL, language TEXT NOT NULL, symbol TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
+CREATE INDEX IF NOT EXISTS chunks_symbol ON chunks(symbol);
+CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(terms);
+"""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    path: str
+    hash: str
+    size: int
+    mtime_ns: int
+
+
+class IndexStore:
+    """One repository's index; every method is safe from any thread (one lock)."""
+
+    def __init__(self, directory: Path, embedder_id: str, dim: int) -> None:
+        self.directory = directory
+        self.embedder_id = embedder_id
+        self.dim = dim
+        self._lock = threading.RLock()
+        directory.mkdir(parents=True, exist_ok=True)
+        self._db = self._open_database()
+        self.vectors = self._open_vectors()
+        self._dirty = False
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def files(self) -> dict[str, FileRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT path, hash, size, mtime_ns FROM files").fetchall()
+        return {row[0]: FileRecord(*row) for row in rows}
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, Chunk]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, path, start_line, end_line, text, language, symbol, hash "
+                f"FROM chunks WHERE id IN ({marks})",
+                [int(i) for i in ids],
+            ).fetchall()
+        return {row[0]: Chunk(*row) for row in rows}
+
+    def chunks_by_symbol(self, names: Iterable[str], limit: int = 20) -> list[Chunk]:
+        names = list(dict.fromkeys(names))
+        if not names:
+            return []
+        marks = ",".join("?" * len(names))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, path, start_line, end_line, text, language, symbol, hash "
+                f"FROM chunks WHERE symbol IN ({marks}) LIMIT ?",
+                [*names, limit],
+            ).fetchall()
+        return [Chunk(*row) for row in rows]
+
+    def cached_vectors(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        hashes = list(set(hashes))
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for start in range(0, len(hashes), 500):
+                part = hashes[start : start + 500]
+                marks = ",".join("?" * len(part))
+                query = f"SELECT hash, vector FROM vectors WHERE hash IN ({marks})"
+                for digest, blob in self._db.execute(query, part):
+                    found[digest] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """(chunk id, bm25 score: higher is better) for chunks sharing terms with the query."""
+        if not terms:
+            return []
+        query = " OR ".join('"' + term.replace('"', "") + '"' for term in terms)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT rowid, bm25(lexical) FROM lexical WHERE lexical MATCH ? "
+                "ORDER BY bm25(lexical) LIMIT ?",
+                (query, k),
+            ).fetchall()
+        return [(int(rowid), -float(score)) for rowid, score in rows]
+
+    def dense_search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        with self._lock:
+            return self.vectors.search(query, k)
+
+    def counts(self) -> tuple[int, int]:
+        """(files, chunks)."""
+        with self._lock:
+            files = self._db.execute("SELECT count(*) FROM files").fetchone()[0]
+            chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return int(files), int(chunks)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def replace_file(
+        self, record: FileRecord, chunks: Sequence[Chunk], vectors: dict[str, np.ndarray]
+    ) -> None:
+        """Make `chunks` the file's chunks: remove ids that went away, add the new ones."""
+        with self._lock:
+            old = {
+                row[0]
+                for row in self._db.execute("SELECT id FROM chunks WHERE path = ?", (record.path,))
+            }
+            new = {chunk.id: chunk for chunk in chunks}
+            gone = sorted(old - new.keys())
+            added = [chunk for chunk in chunks if chunk.id not in old]
+            with self._db:
+                self._delete_chunks(gone)
+                self._store_vectors(vectors)
+                self._insert_chunks(added)
+                # Kept chunks may have moved when lines above them changed.
+                self._db.executemany(
+                    "UPDATE chunks SET start_line = ?, end_line = ? WHERE id = ?",
+                    [(c.start_line, c.end_line, c.id) for c in chunks if c.id in old],
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
+                    (record.path, record.hash, record.size, record.mtime_ns),
+                )
+            self.vectors.remove(gone)
+            self.vectors.add(
+                [c.id for c in added], _stack([vectors[c.hash] for c in added], self.dim)
+            )
+            self._dirty = True
+
+    def touch_file(self, record: FileRecord) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
+                (record.size, record.mtime_ns, record.path),
+            )
+
+    def remove_files(self, paths: Iterable[str]) -> int:
+        """Forget files (deleted, renamed away, now ignored); returns how many were known."""
+        removed = 0
+        with self._lock:
+            for path in paths:
+                ids = [
+                    row[0]
+                    for row in self._db.execute("SELECT id FROM chunks WHERE path = ?", (path,))
+                ]
+                with self._db:
+                    self._delete_chunks(ids)
+                    removed += self._db.execute(
+                        "DELETE FROM files WHERE path = ?", (path,)
+                    ).rowcount
+                self.vectors.remove(ids)
+            self._dirty = self._dirty or removed > 0
+        return removed
+
+    def prune_vectors(self) -> None:
+        """Drop cached vectors no chunk uses any more (after a full scan)."""
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM vectors WHERE hash NOT IN (SELECT hash FROM chunks)")
+
+    def flush(self) -> None:
+        """Write the FAISS copy when it changed since the last write (atomically)."""
+        with self._lock:
+            if not self._dirty:
+                return
+            self.vectors.save(self.directory / FAISS_FILE)
+            self._dirty = False
+
+    def close(self) -> None:
+        with self._lock:
+            self.flush()
+            self._db.close()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _delete_chunks(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        self._db.executemany("DELETE FROM lexical WHERE rowid = ?", [(i,) for i in ids])
+        self._db.executemany("DELETE FROM chunks WHERE id = ?", [(i,) for i in ids])
+
+    def _insert_chunks(self, chunks: Sequence[Chunk]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (c.id, c.path, c.start_line, c.end_line, c.hash, c.language, c.symbol, c.text)
+                for c in chunks
+            ],
+        )
+        self._db.executemany(
+            "INSERT INTO lexical (rowid, terms) VALUES (?, ?)",
+            [(c.id, " ".join(identifier_terms(f"{c.path} {c.symbol} {c.text}"))) for c in chunks],
+        )
+
+    def _store_vectors(self, vectors: dict[str, np.ndarray]) -> None:
+        self._db.executemany(
+            "INSERT OR IGNORE INTO vectors VALUES (?, ?)",
+            [(digest, np.asarray(v, dtype=np.float32).tobytes()) for digest, v in vectors.items()],
+        )
+
+    def _open_database(self) -> sqlite3.Connection:
+        path = self.directory / META_FILE
+        db = _connect(path)
+        if db is not None and _compatible(db, self.embedder_id, self.dim):
+            self._write_meta(db)
+            return db
+        if db is not None:
+            db.close()
+            logger.warning("index at %s was built by another embedder or schema: rebuilding", path)
+        else:
+            logger.warning("index at %s is damaged or unreadable: rebuilding", path)
+        for name in (META_FILE, f"{META_FILE}-wal", f"{META_FILE}-shm", FAISS_FILE):
+            (self.directory / name).unlink(missing_ok=True)
+        db = _connect(path)
+        if db is None:
+            raise sqlite3.DatabaseError(f"cannot create an index at {path}")
+        self._write_meta(db)
+        return db
+
+    def _write_meta(self, db: sqlite3.Connection) -> None:
+        meta = [("schema", SCHEMA_VERSION), ("embedder", self.embedder_id), ("dim", str(self.dim))]
+        with db:
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
+
+    def _open_vectors(self) -> VectorIndex:
+        """The FAISS copy, brought back in line with SQLite when it lags or is damaged."""
+        path = self.directory / FAISS_FILE
+        vectors = VectorIndex.load(path, self.dim)
+        wanted = {row[0] for row in self._db.execute("SELECT id FROM chunks")}
+        present = vectors.ids()
+        missing, extra = wanted - present, present - wanted
+        if missing or extra:
+            logger.warning(
+                "FAISS index at %s was out of date (%d missing, %d stale): repaired from SQLite",
+                path,
+                len(missing),
+                len(extra),
+            )
+            vectors.remove(sorted(extra))
+            ids, matrix = self._stored_vectors(sorted(missing))
+            vectors.add(ids, matrix)
+            vectors.save(path)
+        return vectors
+
+    def _stored_vectors(self, ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
+        pairs: list[tuple[int, str]] = []
+        for start in range(0, len(ids), 500):
+            part = list(ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            pairs += self._db.execute(
+                f"SELECT id, hash FROM chunks WHERE id IN ({marks})", part
+            ).fetchall()
+        cached = self.cached_vectors(digest for _, digest in pairs)
+        kept = [(chunk_id, cached[digest]) for chunk_id, digest in pairs if digest in cached]
+        if len(kept) < len(pairs):
+            # A chunk without its vector cannot be searched: forget it so a rescan embeds it.
+            orphans = [chunk_id for chunk_id, digest in pairs if digest not in cached]
+            with self._db:
+                self._delete_chunks(orphans)
+                self._db.execute("DELETE FROM files WHERE path NOT IN (SELECT path FROM chunks)")
+        return [i for i, _ in kept], _stack([v for _, v in kept], self.dim)
+
+
+def _connect(path: Path) -> sqlite3.Connection | None:
+    """An open, healthy database with the schema, or None when the file is damaged."""
+    try:
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            db.close()
+            return None
+        db.executescript(SCHEMA)
+        return db
+    except sqlite3.DatabaseError as exc:
+        logger.debug("cannot open %s: %s", path, exc)
+        return None
+
+
+def _compatible(db: sqlite3.Connection, embedder_id: str, dim: int) -> bool:
+    meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    if not meta:
+        return not db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    expected = {"schema": SCHEMA_VERSION, "embedder": embedder_id, "dim": str(dim)}
+    return all(meta.get(key) == value for key, value in expected.items())
+
+
+def _stack(rows: Sequence[np.ndarray], dim: int) -> np.ndarray:
+    if not rows:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
