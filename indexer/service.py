@@ -70,14 +70,23 @@ class SearchHit:
 class IndexService:
     """Build, update and search the index of `root` (stored under `root/.ghostwright`)."""
 
-    def __init__(self, root: Path, embedder: Embedder, rules: FileRules | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        embedder: Embedder,
+        rules: FileRules | None = None,
+        *,
+        index_dir: Path | None = None,
+    ) -> None:
         self.root = root.resolve()
         self.embedder = embedder
         self.rules = rules or FileRules()
-        self.store = IndexStore(self.root / INDEX_DIR, embedder.id, embedder.dim)
-        _ignore_index_dir(self.root / INDEX_DIR)
+        self.index_dir = index_dir or self.root / INDEX_DIR
+        self.store = IndexStore(self.index_dir, embedder.id, embedder.dim)
+        _ignore_index_dir(self.index_dir)
         self.state = "not built" if not self.store.counts()[1] else "ready"
         self.last_stats: IndexStats | None = None
+        self.generation = 0  # changes whenever search results may have changed
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ghostwright-index")
         self._closed = threading.Event()
 
@@ -233,6 +242,8 @@ class IndexService:
         stats.files, stats.chunks = self.store.counts()
         stats.skipped = dict(sorted(skipped.items()))
         stats.seconds = time.perf_counter() - started
+        if stats.changed or stats.removed:
+            self.generation += 1
         self.state = "ready"
         self.last_stats = stats
         logger.info(

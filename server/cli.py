@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ghostwright.server.config import (
     BACKENDS,
@@ -18,9 +19,14 @@ from ghostwright.server.config import (
     workspace_settings,
 )
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.index_commands import add_index_parsers
 from ghostwright.server.pipeline.prompts import format_names
 
+if TYPE_CHECKING:
+    from ghostwright.indexer.service import IndexService
+
 PROG = "ghostwright"
+ONE_SHOT_RETRIEVAL_S = 10.0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,6 +77,7 @@ def _build_parser() -> argparse.ArgumentParser:
     complete.add_argument("--col", type=int, required=True, help="1-based column of the cursor")
     complete.add_argument("--max-lines", type=int, help="longest suggestion in lines")
     complete.add_argument("--json", action="store_true", help="print one JSON object")
+    complete.add_argument("--no-retrieval", action="store_true", help="ignore the repository index")
     _add_model_options(complete)
     complete.set_defaults(run=_run_complete)
 
@@ -81,6 +88,11 @@ def _build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the language server on stdio")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (debugging)")
     serve.set_defaults(run=_run_serve)
+
+    add_index_parsers(commands)
+    for name in ("index", "search"):
+        command = commands.choices[name]
+        command.set_defaults(run=lambda args: args.run_with_settings(args, _settings(args)))
 
     from ghostwright.training.evaluate.cli import add_eval_parser, run_eval
 
@@ -129,6 +141,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _run_complete(args: argparse.Namespace) -> int:
     from ghostwright.server.engine import open_completer
+    from ghostwright.server.indexing import close_index
     from ghostwright.server.pipeline.complete import CompletionRequest
     from ghostwright.server.pipeline.context import check_position
     from ghostwright.server.sources import read_source
@@ -136,8 +149,17 @@ def _run_complete(args: argparse.Namespace) -> int:
     text = read_source(args.file)
     line, column = args.line - 1, args.col - 1
     check_position(text.split("\n"), line, column)  # before the model loads: fail fast
-    with open_completer(_settings(args)) as completer:
-        result = completer.complete(CompletionRequest(text, line, column, path=str(args.file)))
+    settings = _settings(args)
+    index = (
+        None if args.no_retrieval or not settings.retrieval else _file_index(args.file, settings)
+    )
+    try:
+        # A one-shot command has no next keystroke to wait for: retrieval gets time to finish.
+        with open_completer(settings, index, retrieval_budget_s=ONE_SHOT_RETRIEVAL_S) as completer:
+            request = CompletionRequest(text, line, column, path=str(args.file))
+            result = completer.complete(request)
+    finally:
+        close_index(index)
     if result.error:
         raise GhostwrightError(result.error)
     if args.json:
@@ -154,6 +176,18 @@ def _run_complete(args: argparse.Namespace) -> int:
     elif result.completion:
         print(result.completion)
     return 0
+
+
+def _file_index(file: Path, settings: Settings) -> IndexService | None:
+    """The index of the file's repository, brought up to date for this file; None if unbuilt."""
+    from ghostwright.server.indexing import indexed_root, open_index
+
+    root = indexed_root(file.parent)
+    if root is None:
+        return None
+    index = open_index(root, settings, threads=settings.threads)
+    index.update([str(file.resolve())])
+    return index
 
 
 def _run_serve(args: argparse.Namespace) -> int:

@@ -60,6 +60,25 @@ class Settings:
     max_lines: int = _setting(8, "Longest suggestion in lines (1 = single-line only)", minimum=1)
     max_tokens: int = _setting(128, "Most tokens generated for one suggestion", minimum=1)
     time_limit_ms: int = _setting(3000, "Give up on a suggestion after this many ms", minimum=50)
+    retrieval: bool = _setting(
+        True, "Show the model related code from the repository index (built in `.ghostwright/`)"
+    )
+    retrieval_tokens: int = _setting(
+        384, "Token budget for repository snippets, taken from `prompt_tokens`", minimum=0
+    )
+    retrieval_time_ms: int = _setting(
+        80, "Skip retrieval for a suggestion when it takes longer than this", minimum=1
+    )
+    embedder: str = _setting(
+        "default", "`default` (packaged all-MiniLM-L6-v2) or a path to a GGUF embedding model"
+    )
+    index_include: tuple[str, ...] = _setting(
+        (), "Gitignore-style patterns: when set, index only matching files"
+    )
+    index_exclude: tuple[str, ...] = _setting(
+        (), "Gitignore-style patterns of files never to index (besides .gitignore and secrets)"
+    )
+    index_max_kb: int = _setting(512, "Larger files are not indexed", minimum=1)
 
 
 def setting_docs() -> list[tuple[str, str, str]]:
@@ -99,12 +118,18 @@ def parse_settings(
             default = known[key].default if known[key].default is not MISSING else None
             warnings.append(f"setting {name!r}: {problem}; using {default!r}")
             continue
-        changes[key] = value
+        changes[key] = tuple(value) if isinstance(value, list) else value
     return replace(settings, **changes), warnings
 
 
 def _check(item: Any, value: Any) -> str:
     expected = type(item.default)
+    if expected is bool and not isinstance(value, bool):
+        return f"expected true or false, got {value!r}"
+    if expected is tuple and (
+        not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value)
+    ):
+        return f"expected a list of strings, got {value!r}"
     if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
         return f"expected an integer, got {value!r}"
     if expected is str and not isinstance(value, str):

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from ghostwright.server.backends import create_backend
 from ghostwright.server.backends.base import Backend, CancelCheck
@@ -28,6 +29,9 @@ from ghostwright.server.pipeline.complete import (
     CompletionResult,
 )
 from ghostwright.server.pipeline.context import Budget
+
+if TYPE_CHECKING:
+    from ghostwright.indexer.service import IndexService
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +61,37 @@ def completion_options(settings: Settings) -> CompletionOptions:
     )
 
 
+def build_completer(
+    backend: Backend,
+    settings: Settings,
+    index: IndexService | None = None,
+    *,
+    retrieval_budget_s: float | None = None,
+) -> Completer:
+    """The pipeline over `backend`, with retrieval when an index is given and enabled."""
+    retriever = None
+    if index is not None and settings.retrieval and settings.retrieval_tokens > 0:
+        from ghostwright.server.indexing import retriever_for
+
+        retriever = retriever_for(index, backend, settings, time_budget_s=retrieval_budget_s)
+    return Completer(backend, completion_options(settings), retriever)
+
+
 @contextmanager
-def open_completer(settings: Settings) -> Iterator[Completer]:
+def open_completer(
+    settings: Settings,
+    index: IndexService | None = None,
+    *,
+    retrieval_budget_s: float | None = None,
+) -> Iterator[Completer]:
     """A Completer over the configured backend; the model is closed on exit."""
     backend = create_backend(settings)
+    completer = build_completer(backend, settings, index, retrieval_budget_s=retrieval_budget_s)
     try:
-        yield Completer(backend, completion_options(settings))
+        yield completer
     finally:
+        if completer.retriever is not None:
+            completer.retriever.close()
         backend.close()
 
 
@@ -80,6 +108,7 @@ class Engine:
         self._latest = 0
         self.latencies: deque[float] = deque(maxlen=RECENT_LATENCIES)
         self.state = "not loaded"
+        self.index: IndexService | None = None
 
     @property
     def ready(self) -> bool:
@@ -110,8 +139,10 @@ class Engine:
             self.state = previous_state
             return False
         with self._swap:
-            old, self._completer = self._completer, Completer(backend, completion_options(settings))
+            old = self._completer
+            self._completer = build_completer(backend, settings, self.index)
             self.settings = settings
+        _close_retriever(old)
         self.state = "ready"
         if old is not None:
             old.backend.close()
@@ -124,11 +155,22 @@ class Engine:
         )
         if needs_backend:
             return True
+        self._rebuild(settings)
+        return False
+
+    def attach_index(self, index: IndexService | None) -> None:
+        """Use `index` for retrieval from now on (None: complete without it)."""
+        self.index = index
+        self._rebuild(self.settings)
+
+    def _rebuild(self, settings: Settings) -> None:
+        """A new pipeline over the same backend (settings or index changed)."""
         with self._swap:
             self.settings = settings
-            if self._completer is not None:
-                self._completer = Completer(self._completer.backend, completion_options(settings))
-        return False
+            old = self._completer
+            if old is not None:
+                self._completer = build_completer(old.backend, settings, self.index)
+        _close_retriever(old)
 
     def submit(
         self, request: CompletionRequest, should_cancel: CancelCheck | None = None
@@ -193,5 +235,11 @@ class Engine:
         with self._swap:
             completer, self._completer = self._completer, None
         if completer is not None:
+            _close_retriever(completer)
             completer.backend.close()
         self.state = "closed"
+
+
+def _close_retriever(completer: Completer | None) -> None:
+    if completer is not None and completer.retriever is not None:
+        completer.retriever.close()

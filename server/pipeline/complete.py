@@ -9,10 +9,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from ghostwright.server.backends.base import Backend, CancelCheck, GenerationParams
 from ghostwright.server.pipeline.context import Budget, Window, build_window
 from ghostwright.server.pipeline.postprocess import Hole, open_brackets, trim
+
+if TYPE_CHECKING:
+    from ghostwright.server.pipeline.retrieval import Retriever
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class CompletionRequest:
     max_lines: int | None = None  # overrides CompletionOptions.max_lines
     max_tokens: int | None = None  # overrides CompletionOptions.max_tokens
     block: bool = False  # generate a whole block (comment-to-code) rather than decide per line
+    retrieval: bool = True  # add repository snippets when the completer has an index
 
 
 @dataclass(frozen=True)
@@ -74,11 +79,21 @@ class Prepared:
 class Completer:
     """Runs the pipeline stages against one backend."""
 
-    def __init__(self, backend: Backend, options: CompletionOptions | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        options: CompletionOptions | None = None,
+        retriever: Retriever | None = None,
+    ) -> None:
         self.backend = backend
         self.options = options or CompletionOptions()
+        self.retriever = retriever
         self._count_tokens = lru_cache(maxsize=65536)(backend.count_tokens)
-        self._budget = replace(self.options.budget, suffix_in_prompt=backend.prompt_format.is_fim)
+        budget = self.options.budget
+        if retriever is not None:  # snippets take their share of the prompt
+            tokens = max(64, budget.prompt_tokens - retriever.options.tokens)
+            budget = replace(budget, prompt_tokens=tokens)
+        self._budget = replace(budget, suffix_in_prompt=backend.prompt_format.is_fim)
 
     def prepare(self, request: CompletionRequest) -> Prepared:
         """Window, prompt and post-processing context for `request` (no model call)."""
@@ -89,8 +104,14 @@ class Completer:
         # one token pair, "return " + "x" another): leave the spaces out, let the model write them.
         healed = window.line_prefix[len(window.line_prefix.rstrip(" \t")) :]
         prompt_prefix = window.prefix[: len(window.prefix) - len(healed)]
-        prompt = self.backend.prompt_format.render(prompt_prefix, window.suffix, path=request.path)
-        return Prepared(prompt, self._hole(request, window), healed)
+        hole = self._hole(request, window)
+        context = []
+        if self.retriever is not None and request.retrieval and not _blind(hole):
+            context = self.retriever.context(request.text, request.line, request.path, window)
+        prompt = self.backend.prompt_format.render(
+            prompt_prefix, window.suffix, path=request.path, context_files=context
+        )
+        return Prepared(prompt, hole, healed)
 
     def complete(
         self, request: CompletionRequest, should_cancel: CancelCheck | None = None
@@ -98,8 +119,7 @@ class Completer:
         """The suggestion for `request`; "" when there is nothing worth showing."""
         started = time.perf_counter()
         prepared = self.prepare(request)
-        if prepared.hole.code_after_cursor and not prepared.hole.sees_suffix:
-            # A prefix-only model cannot see that code, so it cannot fill a hole before it.
+        if _blind(prepared.hole):
             return self._empty(started, "blind-suffix")
         max_tokens = request.max_tokens or self.options.max_tokens
         params = GenerationParams(max_tokens, self.options.time_limit_s)
@@ -143,6 +163,11 @@ class Completer:
             block=request.block,
             tab_size=self.options.tab_size,
         )
+
+
+def _blind(hole: Hole) -> bool:
+    """Code after the cursor a prefix-only model cannot see: it cannot fill a hole before it."""
+    return hole.code_after_cursor and not hole.sees_suffix
 
 
 def _strip_healed(raw: str, healed: str) -> str:

@@ -81,13 +81,40 @@ class PromptFormat:
         return middle + end
 
     def _repo_header(self, path: str, repo: str, context_files: Sequence[ContextFile]) -> str:
-        """Qwen2.5-Coder / StarCoder2 repo-level context: other files, then this file's path."""
-        if not self.is_repo_level or not (path or context_files):
+        """Other files of the repository, shown before the current one.
+
+        Qwen2.5-Coder / StarCoder2 were trained on a repo-level layout (other files, then this
+        file's path, each after a file separator). Other models see each snippet as a comment
+        in the current file's syntax, headed by its path, as Copilot shows them.
+        """
+        if not self.is_repo_level:
+            return "".join(commented_snippet(item, path) for item in context_files)
+        if not (path or context_files):
             return ""
         parts = [f"{self.repo_name}{repo or 'repo'}\n"]
         parts += [f"{self.file_sep}{item.path}\n{item.text.rstrip()}\n" for item in context_files]
         parts.append(f"{self.file_sep}{path or 'untitled'}\n")
         return "".join(parts)
+
+    def context_cost_text(self, item: ContextFile, path: str) -> str:
+        """The text one context file adds to the prompt (what its token cost is counted on)."""
+        if self.is_repo_level:
+            return f"{self.file_sep}{item.path}\n{item.text.rstrip()}\n"
+        return commented_snippet(item, path)
+
+
+def commented_snippet(item: ContextFile, current_path: str) -> str:
+    """`item` as line comments in the syntax of the file being edited."""
+    marker = line_comment(current_path)
+    lines = [f"{marker} Compare this snippet from {item.path}:"]
+    lines += [f"{marker} {row}".rstrip() for row in item.text.rstrip().split("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def line_comment(path: str) -> str:
+    """The line-comment marker of a file type (`#` where unknown: most scripting languages)."""
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    return LINE_COMMENTS.get(suffix, "#")
 
 
 @dataclass(frozen=True)
@@ -184,6 +211,15 @@ FAMILIES: tuple[Family, ...] = (
 )
 
 PREFIX_ONLY_FORMAT = PromptFormat(name=PREFIX_ONLY)
+SLASH_COMMENT_SUFFIXES = (
+    "c h cc cpp cxx hpp hh java js mjs cjs jsx ts tsx go rs swift kt kts scala cs dart php"
+)
+LINE_COMMENTS = {
+    **{suffix: "//" for suffix in SLASH_COMMENT_SUFFIXES.split()},
+    **{suffix: "--" for suffix in ("lua", "sql", "hs", "elm")},
+    **{suffix: "%" for suffix in ("tex", "erl")},
+    **{suffix: ";" for suffix in ("clj", "lisp", "el", "scm")},
+}
 
 
 def format_names() -> list[str]:

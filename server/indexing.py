@@ -1,0 +1,69 @@
+"""The index as the server and the CLI use it: opened from settings, wrapped for completions."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ghostwright.indexer.errors import IndexerError
+from ghostwright.indexer.service import INDEX_DIR, FileRules, IndexService
+from ghostwright.indexer.store import META_FILE
+from ghostwright.server.backends.base import Backend
+from ghostwright.server.config import Settings
+from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.pipeline.retrieval import RetrievalOptions, Retriever
+
+logger = logging.getLogger(__name__)
+
+
+def file_rules(settings: Settings) -> FileRules:
+    return FileRules(
+        include=tuple(settings.index_include),
+        exclude=tuple(settings.index_exclude),
+        max_bytes=settings.index_max_kb * 1024,
+    )
+
+
+def open_index(
+    root: Path, settings: Settings, *, threads: int = 0, index_dir: Path | None = None
+) -> IndexService:
+    """The index of `root` (created empty when absent); errors become one-line messages."""
+    from ghostwright.indexer.embedder import open_embedder
+
+    if not root.is_dir():
+        raise GhostwrightError(f"not a directory: {root}")
+    try:
+        embedder = open_embedder(settings.embedder, threads=threads)
+    except IndexerError as exc:
+        raise GhostwrightError(str(exc)) from exc
+    try:
+        return IndexService(root, embedder, file_rules(settings), index_dir=index_dir)
+    except (OSError, IndexerError) as exc:
+        embedder.close()
+        raise GhostwrightError(f"cannot open the index of {root}: {exc}") from exc
+
+
+def indexed_root(path: Path) -> Path | None:
+    """The nearest folder at or above `path` that holds a built index."""
+    start = path.resolve()
+    for folder in (start, *start.parents):
+        if (folder / INDEX_DIR / META_FILE).is_file():
+            return folder
+    return None
+
+
+def retriever_for(
+    index: IndexService, backend: Backend, settings: Settings, *, time_budget_s: float | None = None
+) -> Retriever:
+    """Retrieval over `index` in the backend's prompt format, within the settings' budgets."""
+    options = RetrievalOptions(
+        tokens=settings.retrieval_tokens,
+        time_budget_s=time_budget_s or settings.retrieval_time_ms / 1000.0,
+    )
+    return Retriever(index, backend.prompt_format, backend.count_tokens, options)
+
+
+def close_index(index: IndexService | None) -> None:
+    if index is not None:
+        index.close()
+        index.embedder.close()
