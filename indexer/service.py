@@ -30,6 +30,7 @@ from ghostwright.indexer.terms import query_terms
 logger = logging.getLogger(__name__)
 
 INDEX_DIR = ".ghostwright"
+FLUSH_INTERVAL_S = 30.0
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al.): damps the top ranks' weight
 Progress = Callable[[int, int, str], None]  # (done, total, current path)
 
@@ -87,6 +88,7 @@ class IndexService:
         self.state = "not built" if not self.store.counts()[1] else "ready"
         self.last_stats: IndexStats | None = None
         self.generation = 0  # changes whenever search results may have changed
+        self._flushed_at = time.monotonic()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ghostwright-index")
         self._closed = threading.Event()
 
@@ -123,7 +125,7 @@ class IndexService:
             self._index_file(source, known.get(source.relative), stats)
         stats.removed = self.store.remove_files(set(known) - {f.relative for f in files})
         self.store.prune_vectors()
-        self.store.flush()
+        self.flush()
         return self._finish(stats, skipped, len(files), started)
 
     def update(self, paths: Sequence[str]) -> IndexStats:
@@ -136,10 +138,13 @@ class IndexService:
         for source in files:
             self._index_file(source, known.get(source.relative), stats)
         stats.removed = self.store.remove_files(wanted - {f.relative for f in files})
+        if time.monotonic() - self._flushed_at > FLUSH_INTERVAL_S:
+            self.flush()  # SQLite has every change already; this only shortens repair at start
         return self._finish(stats, skipped, len(files), started)
 
     def flush(self) -> None:
         self.store.flush()
+        self._flushed_at = time.monotonic()
 
     def close(self) -> None:
         self._closed.set()

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -17,7 +17,16 @@ from pygls.protocol import LanguageServerProtocol
 from ghostwright.server.backends import create_backend
 from ghostwright.server.config import Settings, parse_settings, workspace_settings
 from ghostwright.server.engine import BackendFactory, Engine
-from ghostwright.server.features import code_action, commands, inline_completion, lifecycle
+from ghostwright.server.features import (
+    code_action,
+    commands,
+    indexing,
+    inline_completion,
+    lifecycle,
+)
+
+if TYPE_CHECKING:
+    from ghostwright.server.indexing import LiveIndex
 
 logger = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -51,6 +60,8 @@ class GhostwrightServer(LanguageServer):
         self._warned: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.index: LiveIndex | None = None
+        self.index_state = "not built"
 
     def read_workspace_settings(self) -> None:
         root = self.workspace.root_path
@@ -97,6 +108,7 @@ def build_server(backend_factory: BackendFactory | None = None) -> GhostwrightSe
     inline_completion.register(server)
     code_action.register(server)
     commands.register(server)
+    indexing.register(server)
     return server
 
 

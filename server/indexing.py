@@ -15,6 +15,8 @@ from ghostwright.server.pipeline.retrieval import RetrievalOptions, Retriever
 
 logger = logging.getLogger(__name__)
 
+CHANGE_QUIET_S = 0.1  # a save's burst of file events is over after this long
+
 
 def file_rules(settings: Settings) -> FileRules:
     return FileRules(
@@ -67,3 +69,46 @@ def close_index(index: IndexService | None) -> None:
     if index is not None:
         index.close()
         index.embedder.close()
+
+
+class LiveIndex:
+    """An index kept current by a file watcher and the editor's save notifications."""
+
+    def __init__(self, service: IndexService, *, watch: bool = True) -> None:
+        from ghostwright.indexer.watcher import ChangeQueue, RepositoryWatcher
+
+        self.service = service
+        self.queue = ChangeQueue(self._deliver, quiet_s=CHANGE_QUIET_S)
+        self._watcher = RepositoryWatcher(service.root, self.queue) if watch else None
+        if self._watcher is not None:
+            self._watcher.start()
+
+    def notify(self, paths: list[str]) -> None:
+        """Files the editor saved or saw change (`didSave`, `didChangeWatchedFiles`)."""
+        self.queue.add(paths)
+
+    def status(self) -> dict:
+        files, chunks = self.service.store.counts()
+        stats = self.service.last_stats
+        return {
+            "state": self.service.state,
+            "root": str(self.service.root),
+            "files": files,
+            "chunks": chunks,
+            "embedder": self.service.embedder.id,
+            "last_update_s": round(stats.seconds, 3) if stats else None,
+        }
+
+    def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+        self.queue.close()
+        close_index(self.service)
+
+    def _deliver(self, batch: set[str]) -> None:
+        from ghostwright.indexer.watcher import RESCAN
+
+        if RESCAN in batch:
+            self.service.submit_sync()
+        else:
+            self.service.submit_update(sorted(batch))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.features.indexing import index_status
 from ghostwright.server.features.progress import work_done
 
 if TYPE_CHECKING:
@@ -21,12 +22,12 @@ def register(server: GhostwrightServer) -> None:
     @server.command(STATUS)
     def status(ls: GhostwrightServer, *args: object) -> dict:
         """Model, format, adapter, index and recent latency percentiles."""
-        return {**ls.engine.status(), "index": "not built"}
+        return {**ls.engine.status(), "index": index_status(ls)}
 
     @server.command(RELOAD_MODEL)
     async def reload_model(ls: GhostwrightServer, *args: object) -> dict:
         await load_model(ls, "ghostwright: reloading the model")
-        return {**ls.engine.status(), "index": "not built"}
+        return {**ls.engine.status(), "index": index_status(ls)}
 
 
 async def load_model(server: GhostwrightServer, title: str) -> None:

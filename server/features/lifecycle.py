@@ -9,6 +9,7 @@ from lsprotocol import types
 
 from ghostwright.server.config import client_settings
 from ghostwright.server.features.commands import load_model
+from ghostwright.server.features.indexing import close_index, start_index
 
 if TYPE_CHECKING:
     from ghostwright.server.app import GhostwrightServer
@@ -25,6 +26,7 @@ def register(server: GhostwrightServer) -> None:
     async def initialized(ls: GhostwrightServer, params: types.InitializedParams) -> None:
         ls.attach_loop(asyncio.get_running_loop())
         ls.background(load_model(ls, "ghostwright: loading the model"))
+        ls.background(start_index(ls))
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(
@@ -36,4 +38,5 @@ def register(server: GhostwrightServer) -> None:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: GhostwrightServer, *args: object) -> None:
+        close_index(ls)
         ls.engine.close()

@@ -5,6 +5,7 @@ Only tests start this file; user settings can never select the fake backend.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 
@@ -16,6 +17,9 @@ from ghostwright.server.config import Settings
 def answer(prompt: str) -> str:
     """Scripted by the last line of the prompt, so each test can ask for what it needs."""
     last = prompt.rsplit("\n", 1)[-1]
+    if last.endswith("snippets_seen ="):  # which repository snippets reached the prompt
+        shown = re.findall(r"Compare this snippet from (\S+):", prompt)
+        return " " + repr(sorted(set(shown))) + "\n"
     if last.endswith("ret"):
         return "urn total\n"
     if "slow" in last:
