@@ -19,3 +19,46 @@ def default_model_path() -> Path:
 @pytest.fixture(scope="session")
 def sample_file() -> Path:
     return DATA / "sample.py"
+
+
+class HashEmbedder:
+    """Unit-test embedder: a fixed random unit vector per text (no model, no meaning)."""
+
+    id = "hash-test"
+    dim = 32
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.texts = 0
+
+    def embed(self, texts):
+        import hashlib
+
+        import numpy as np
+
+        self.calls += 1
+        self.texts += len(texts)
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+            row = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+            rows.append(row / np.linalg.norm(row))
+        return np.array(rows, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def hash_embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    """The packaged all-MiniLM-L6-v2 through llama.cpp, loaded once."""
+    from ghostwright.indexer.embedder import open_embedder
+
+    embedder = open_embedder(threads=1)
+    yield embedder
+    embedder.close()
