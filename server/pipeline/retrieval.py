@@ -74,10 +74,12 @@ class Retriever:
                 self._cache.move_to_end(key)
                 return self._cache[key]
             future = self._pending.get(key)
+            started = future is None
             if future is None:
                 future = self._worker.submit(self._retrieve, text, line, relative, window)
-                future.add_done_callback(lambda done, key=key: self._store(key, done))
                 self._pending[key] = future
+        if started:  # outside the lock: a future already done runs the callback right here
+            future.add_done_callback(lambda done, key=key: self._store(key, done))
         try:
             return future.result(timeout=self.options.time_budget_s)
         except FutureTimeout:

@@ -13,9 +13,15 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ghostwright.server.config import Settings
 from ghostwright.server.errors import GhostwrightError
+
+if TYPE_CHECKING:
+    from ghostwright.indexer.service import IndexService
+
+EVAL_RETRIEVAL_S = 30.0
 
 EXECUTION_BENCHMARKS = (
     "humaneval-single",
@@ -59,6 +65,12 @@ def add_eval_parser(
         choices=("canonical", "empty"),
         help="harness self-check: score the canonical (or an empty) completion",
     )
+    parser.add_argument(
+        "--retrieval",
+        choices=("on", "off"),
+        default="off",
+        help="repo: add snippets from an index of the repository's context files",
+    )
     parser.add_argument("--no-progress", action="store_true")
     add_model_options(parser)
     return parser
@@ -91,22 +103,54 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
         context |= {"model": f"oracle:{args.oracle}", "adapter": None, "format": None}
         report = run(predict=oracle_predictor(args.oracle), context=context)
     else:
-        report = _run_model(settings, run, context)
+        index = _eval_index(args, settings, context) if args.retrieval == "on" else None
+        context["retrieval"] = args.retrieval
+        try:
+            report = _run_model(settings, run, context, index)
+        finally:
+            if index is not None:
+                index.close()
+                index.embedder.close()
     _print_summary(report, json_out)
     return 130 if report["partial"] else 0
 
 
-def _run_model(settings: Settings, run: Callable[..., dict], context: dict) -> dict:
+def _run_model(
+    settings: Settings, run: Callable[..., dict], context: dict, index: IndexService | None
+) -> dict:
     from ghostwright.server.engine import open_completer
     from ghostwright.training.evaluate.runner import model_predictor
 
-    with open_completer(settings) as completer:
+    # Evaluation measures what retrieval adds, not whether it beat a keystroke's time budget.
+    with open_completer(settings, index, retrieval_budget_s=EVAL_RETRIEVAL_S) as completer:
         context |= {
             "model": completer.backend.model_name,
             "adapter": settings.adapter or None,
             "format": completer.backend.prompt_format.name,
         }
         return run(predict=model_predictor(completer), context=context)
+
+
+def _eval_index(args: argparse.Namespace, settings: Settings, context: dict) -> IndexService:
+    """An index of the repository without its held-out files, kept in the cache, not the repo."""
+    import hashlib
+
+    import platformdirs
+
+    from ghostwright.server.indexing import open_index
+
+    if args.benchmark != "repo":
+        raise GhostwrightError("--retrieval on applies to the repo benchmark only")
+    root = Path(context["repository"])
+    # Anchored ("/pkg/x.py"), so a held-out pkg/x.py does not also hide other/x.py.
+    held_out = sorted(f"/{path}" for path in context["held_out_files"])
+    key = hashlib.sha256(f"{root}:{args.seed}:{settings.embedder}".encode()).hexdigest()[:16]
+    directory = Path(platformdirs.user_cache_dir("ghostwright")) / "eval-indexes" / key
+    settings = replace(settings, index_exclude=(*settings.index_exclude, *held_out))
+    index = open_index(root, settings, threads=settings.threads, index_dir=directory)
+    stats = index.sync()
+    context["index"] = {"files": stats.files, "chunks": stats.chunks, "excluded": len(held_out)}
+    return index
 
 
 def _load_cases(args: argparse.Namespace) -> tuple[list, dict]:
