@@ -57,12 +57,22 @@ def test_an_overlong_function_becomes_overlapping_windows_that_keep_its_name():
 @pytest.mark.parametrize(
     ("language", "path", "text", "expected"),
     [
-        ("go", "a.go", "package m\n\n// Add adds.\nfunc Add(a, b int) int {\n\treturn a + b\n}\n", "Add"),
+        (
+            "go",
+            "a.go",
+            "package m\n\n// Add adds.\nfunc Add(a, b int) int {\n\treturn a + b\n}\n",
+            "Add",
+        ),
         ("rust", "a.rs", "/// Doc.\nfn add(a: i32) -> i32 {\n    a\n}\n", "add"),
         ("javascript", "a.js", "// c\nfunction total(xs) {\n  return 1;\n}\n", "total"),
         ("typescript", "a.ts", "export function f(): number {\n  return 1;\n}\n", "f"),
         ("java", "A.java", "class A {\n  int m() { return 1; }\n}\n", "A"),
-        ("c", "a.c", "#include <x.h>\n/* doc */\nstatic int *add(int a) {\n  return 0;\n}\n", "add"),
+        (
+            "c",
+            "a.c",
+            "#include <x.h>\n/* doc */\nstatic int *add(int a) {\n  return 0;\n}\n",
+            "add",
+        ),
         ("cpp", "a.cpp", "namespace n {\nint f() { return 1; }\n}\n", "n"),
     ],
 )

@@ -36,3 +36,20 @@ def test_every_setting_is_documented():
     docs = setting_docs()
     assert {name for name, _, _ in docs} == set(Settings.__dataclass_fields__)
     assert all(description for _, _, description in docs)
+
+
+def test_index_settings_are_validated():
+    from ghostwright.server.config import parse_settings
+
+    settings, warnings = parse_settings(
+        {"retrieval": False, "index_exclude": ["vendor/", "*.min.js"], "retrieval_tokens": 0}
+    )
+    assert warnings == []
+    assert settings.retrieval is False and settings.index_exclude == ("vendor/", "*.min.js")
+    settings, warnings = parse_settings(
+        {"retrieval": "yes", "index_include": "src/", "index_max_kb": 0}
+    )
+    assert len(warnings) == 3
+    assert (
+        settings.retrieval is True and settings.index_include == () and settings.index_max_kb == 512
+    )

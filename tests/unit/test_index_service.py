@@ -181,7 +181,9 @@ def test_a_tree_of_ten_thousand_files(tmp_path: Path, hash_embedder):
         directory = tmp_path / f"d{folder}"
         directory.mkdir()
         for number in range(100):
-            (directory / f"m{number}.py").write_text(f"def f{folder}_{number}():\n    return {number}\n")
+            (directory / f"m{number}.py").write_text(
+                f"def f{folder}_{number}():\n    return {number}\n"
+            )
     service = IndexService(tmp_path, hash_embedder)
     stats = service.sync()
     assert (stats.files, stats.chunks) == (10_000, 10_000)
