@@ -74,9 +74,9 @@ def test_embedder_matches_the_reference_model(real_embedder):
     """llama.cpp's MiniLM against transformers' (mean pooling, normalised): cosine >= 0.999."""
     transformers = pytest.importorskip("transformers")
     torch = pytest.importorskip("torch")
-    from ghostwright.indexer.embedder import DEFAULT_PACKAGE
-
     import importlib
+
+    from ghostwright.indexer.embedder import DEFAULT_PACKAGE
 
     model_dir = Path(importlib.import_module(DEFAULT_PACKAGE).__file__).parent / "model"
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)

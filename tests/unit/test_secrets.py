@@ -20,7 +20,8 @@ PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA1c2\n-----END RSA PRIVAT
         'API_KEY = "x8Kf2Lq9Zr7Tw3Vb5Nm1"',
         '{"client_secret": "a1B2c3D4e5F6g7H8i9J0kLmN"}',
         "password := 'Zx81kQ0pLm2nB7vC'",
-        "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+        "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+        "dozjgNryP4J3jVmNHl0w5N",
     ],
 )
 def test_secrets_are_found(text: str):
