@@ -18,7 +18,7 @@ def answer(prompt: str) -> str:
     """Scripted by the last line of the prompt, so each test can ask for what it needs."""
     last = prompt.rsplit("\n", 1)[-1]
     if last.endswith("snippets_seen ="):  # which repository snippets reached the prompt
-        shown = re.findall(r"Compare this snippet from (\S+):", prompt)
+        shown = re.findall(r"^# file: (\S+)$", prompt, re.MULTILINE)
         return " " + repr(sorted(set(shown))) + "\n"
     if last.endswith("ret"):
         return "urn total\n"

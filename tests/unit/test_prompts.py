@@ -104,10 +104,13 @@ def test_starcoder_repo_level_form():
     assert prompt == "<repo_name>r\n<file_sep>m.py\n<fim_prefix>a<fim_suffix>b<fim_middle>"
 
 
-def test_formats_without_repo_markers_ignore_context_files():
+def test_formats_without_repo_markers_open_the_prefix_with_context_files():
     fmt = detect_format(DEEPSEEK)
     assert fmt.render("a", "b", path="x.py", context_files=[ContextFile("y.py", "z")]) == (
-        "<｜fim▁begin｜>a<｜fim▁hole｜>b<｜fim▁end｜>"
+        "<｜fim▁begin｜># file: y.py\nz\n\na<｜fim▁hole｜>b<｜fim▁end｜>"
+    )
+    assert fmt.render("a", "b", path="x.c", context_files=[ContextFile("y.h", "int z;")]) == (
+        "<｜fim▁begin｜>// file: y.h\nint z;\n\na<｜fim▁hole｜>b<｜fim▁end｜>"
     )
 
 

@@ -106,7 +106,7 @@ def test_the_completer_puts_snippets_before_the_code(index: IndexService):
     completer = Completer(backend, retriever=retriever(index))
     text = "from helpers import scale_price\n\ntotal = "
     completer.complete(CompletionRequest(text, 2, 8, path=str(index.root / "new.py")))
-    assert backend.prompts[-1].startswith("# Compare this snippet from ")
+    assert backend.prompts[-1].startswith("# file: ")
     assert backend.prompts[-1].endswith("from helpers import scale_price\n\ntotal =")
     request = CompletionRequest(text, 2, 8, path="new.py", retrieval=False)
     completer.complete(request)
