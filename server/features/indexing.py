@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
+from pygls.uris import to_fs_path
 
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.features.progress import Progress, work_done
@@ -112,7 +113,5 @@ def _throttled(server: GhostwrightServer, progress: Progress):  # noqa: ANN202
 def _notify(server: GhostwrightServer, uris: list[str]) -> None:
     if server.index is None:
         return
-    paths = [
-        server.workspace.get_text_document(uri).path for uri in uris if uri.startswith("file:")
-    ]
-    server.index.notify(paths)
+    paths = [to_fs_path(uri) for uri in uris]
+    server.index.notify([path for path in paths if path])
