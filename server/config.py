@@ -100,6 +100,28 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
+JSON_TYPES = {bool: "boolean", int: "integer", str: "string", tuple: "array"}
+
+
+def vscode_properties() -> dict[str, dict[str, Any]]:
+    """`contributes.configuration.properties` for the VS Code extension, from this schema."""
+    properties: dict[str, dict[str, Any]] = {}
+    for item in fields(Settings):
+        entry: dict[str, Any] = {
+            "type": JSON_TYPES[type(item.default)],
+            "default": list(item.default) if isinstance(item.default, tuple) else item.default,
+            "markdownDescription": item.metadata["doc"],
+        }
+        if isinstance(item.default, tuple):
+            entry["items"] = {"type": "string"}
+        if item.metadata["choices"]:
+            entry["enum"] = list(item.metadata["choices"])
+        if item.metadata["minimum"] is not None:
+            entry["minimum"] = item.metadata["minimum"]
+        properties[f"ghostwright.{item.name}"] = entry
+    return properties
+
+
 def parse_settings(
     values: Mapping[str, Any], base: Settings | None = None
 ) -> tuple[Settings, list[str]]:
@@ -179,4 +201,9 @@ def client_settings(value: Any) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(settings_table())
+    import sys
+
+    if sys.argv[1:] == ["--vscode"]:
+        print(json.dumps(vscode_properties(), indent=2))
+    else:
+        print(settings_table())
