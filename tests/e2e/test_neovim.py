@@ -31,3 +31,25 @@ def test_neovim_session_inline_completion_and_code_action(tmp_path):
         capture_output=True,
     )
     assert result.read_text() == "ok\n"
+
+
+@pytest.mark.skipif(NVIM is None, reason="neovim is not installed (.ci/run installs it)")
+def test_neovim_plugin_ghost_text_accept_code_action_commands_and_health(tmp_path):
+    result = tmp_path / "result.txt"
+    env = {
+        **os.environ,
+        "GHOSTWRIGHT_SERVER_CMD": json.dumps([sys.executable, str(HERE / "fake_server.py")]),
+        "GHOSTWRIGHT_PLUGIN": str(HERE.parents[1] / "editors" / "nvim"),
+        "GHOSTWRIGHT_RESULT": str(result),
+    }
+    script = HERE / "nvim" / "plugin_session.lua"
+    done = subprocess.run(
+        [NVIM, "--headless", "-u", "NONE", "-c", f"luafile {script}"],
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    assert result.exists(), done.stderr
+    assert result.read_text() == "ok\n"

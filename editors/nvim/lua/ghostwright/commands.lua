@@ -1,0 +1,81 @@
+-- :Ghostwright train | reindex | status | toggle
+local client = require("ghostwright.client")
+local config = require("ghostwright.config")
+
+local M = {}
+
+local function echo(message, level)
+  vim.api.nvim_echo({ { "ghostwright: " .. message, level == "error" and "ErrorMsg" or "None" } },
+    true, {})
+end
+
+local function describe_index(index)
+  if type(index) ~= "table" then
+    return tostring(index)
+  end
+  if index.files == nil then
+    return index.state
+  end
+  return string.format("%s, %d files, %d chunks", index.state, index.files, index.chunks)
+end
+
+function M.format_status(status)
+  local latency = status.latency_ms or {}
+  return string.format("%s | model %s | adapter %s | index %s | p50 %s ms",
+    status.state, tostring(status.model), tostring(status.adapter or "none"),
+    describe_index(status.index), latency.p50 ~= vim.NIL and tostring(latency.p50 or "-") or "-")
+end
+
+local function server_command(name, on_result)
+  local active = client.get() or client.all()[1]
+  if active == nil then
+    echo("no server is running (is the buffer's filetype in setup{ filetypes }?)", "error")
+    return
+  end
+  -- No `arguments`: an empty Lua table would be sent as a JSON object, not an array.
+  active.request("workspace/executeCommand", { command = name },
+    function(err, result)
+      if err then
+        echo(name .. " failed: " .. (err.message or vim.inspect(err)), "error")
+      else
+        on_result(result)
+      end
+    end)
+end
+
+M.actions = {
+  status = function()
+    server_command("ghostwright.status", function(status) echo(M.format_status(status)) end)
+  end,
+  reindex = function()
+    echo("reindexing...")
+    server_command("ghostwright.reindex", function(index) echo("index " .. describe_index(index)) end)
+  end,
+  train = function()
+    echo("fine-tuning on this workspace (progress in the server's $/progress)")
+    server_command("ghostwright.train", function() echo("fine-tuning finished") end)
+  end,
+  toggle = function()
+    config.options.enabled = not config.options.enabled
+    if not config.options.enabled then
+      require("ghostwright.inline").dismiss()
+    end
+    echo("completions " .. (config.options.enabled and "on" or "off"))
+  end,
+}
+
+function M.names()
+  return vim.tbl_keys(M.actions)
+end
+
+function M.run(args)
+  local action = M.actions[args[1]]
+  if action == nil then
+    echo("unknown subcommand " .. tostring(args[1]) .. "; use " .. table.concat(M.names(), ", "),
+      "error")
+    return
+  end
+  action()
+end
+
+return M

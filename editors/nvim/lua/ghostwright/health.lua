@@ -1,0 +1,44 @@
+-- :checkhealth ghostwright
+local M = {}
+
+-- Neovim 0.10 has vim.health.start/ok/...; 0.7-0.9 have require("health").report_*.
+local function reporter()
+  if vim.health and vim.health.start then
+    return vim.health
+  end
+  local old = require("health")
+  return { start = old.report_start, ok = old.report_ok, warn = old.report_warn,
+    error = old.report_error, info = old.report_info }
+end
+
+function M.check()
+  local health = reporter()
+  local config = require("ghostwright.config").options
+  health.start("ghostwright")
+  if vim.fn.has("nvim-0.7") == 1 then
+    health.ok("Neovim " .. tostring(vim.version().major) .. "." .. tostring(vim.version().minor))
+  else
+    health.error("Neovim 0.7 or newer is required")
+  end
+  local executable = config.cmd[1]
+  if vim.fn.executable(executable) == 1 then
+    health.ok("server command found: " .. table.concat(config.cmd, " "))
+  else
+    health.error("server command not found: " .. executable,
+      { "install ghostwright (pip install ...) or set setup{ cmd = { ... } }" })
+  end
+  local active = require("ghostwright.client").all()
+  if #active > 0 then
+    health.ok(string.format("%d server(s) running", #active))
+  else
+    health.info("no server running yet (it starts with the first supported buffer)")
+  end
+  if vim.lsp.inline_completion and config.native then
+    health.info("using Neovim's native inline completion")
+  else
+    health.info("using ghostwright's extmark ghost text")
+  end
+  health.info("completions " .. (config.enabled and "enabled" or "disabled (:Ghostwright toggle)"))
+end
+
+return M
