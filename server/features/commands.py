@@ -19,15 +19,18 @@ RELOAD_MODEL = "ghostwright.reloadModel"
 
 
 def register(server: GhostwrightServer) -> None:
+    # Command handlers take the server from this closure, not as a typed first parameter:
+    # pygls resolves parameter annotations when a client sends `arguments` as an object
+    # (Neovim sends {} for an empty list), and the server's type is only known to checkers.
     @server.command(STATUS)
-    def status(ls: GhostwrightServer, *args: object) -> dict:
+    def status(*args: object) -> dict:
         """Model, format, adapter, index and recent latency percentiles."""
-        return {**ls.engine.status(), "index": index_status(ls)}
+        return {**server.engine.status(), "index": index_status(server)}
 
     @server.command(RELOAD_MODEL)
-    async def reload_model(ls: GhostwrightServer, *args: object) -> dict:
-        await load_model(ls, "ghostwright: reloading the model")
-        return {**ls.engine.status(), "index": index_status(ls)}
+    async def reload_model(*args: object) -> dict:
+        await load_model(server, "ghostwright: reloading the model")
+        return {**server.engine.status(), "index": index_status(server)}
 
 
 async def load_model(server: GhostwrightServer, title: str) -> None:

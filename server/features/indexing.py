@@ -39,12 +39,12 @@ def register(server: GhostwrightServer) -> None:
         _notify(ls, [change.uri for change in params.changes])
 
     @server.command(REINDEX)
-    async def reindex(ls: GhostwrightServer, *args: object) -> dict:
-        if ls.index is None:
-            await start_index(ls)
+    async def reindex(*args: object) -> dict:
+        if server.index is None:  # the server from the closure (see commands.py)
+            await start_index(server)
         else:
-            await _sync(ls, "ghostwright: reindexing the workspace")
-        return index_status(ls)
+            await _sync(server, "ghostwright: reindexing the workspace")
+        return index_status(server)
 
 
 async def start_index(server: GhostwrightServer) -> None:

@@ -46,6 +46,9 @@ def test_malformed_json_and_unknown_methods(peer):
         peer.call("workspace/executeCommand", {"command": "ghostwright.status"})["result"]["state"]
         == "ready"
     )
+    # Neovim encodes an empty Lua table as {}: arguments that are an object, not an array.
+    odd = {"command": "ghostwright.status", "arguments": {}}
+    assert peer.call("workspace/executeCommand", odd)["result"]["state"] == "ready"
 
 
 def test_five_megabyte_document(peer):
