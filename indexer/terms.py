@@ -16,11 +16,13 @@ MIN_LENGTH = 2
 
 
 def identifier_terms(text: str) -> list[str]:
-    """`parseHTTPResponse(x_max)` -> parsehttpresponse parse http response x_max max (lowercase)."""
+    """`parseHTTPResponse(x_max)` -> parsehttpresponse parse http response xmax max."""
     terms: list[str] = []
     for identifier in IDENTIFIER.findall(text):
         parts = [part.lower() for piece in identifier.split("_") for part in PART.findall(piece)]
-        whole = identifier.lower()
+        # Letters and digits only, as SQLite's FTS5 tokenizer splits them: read_config and
+        # readConfig both become "readconfig".
+        whole = identifier.lower().replace("_", "")
         for term in (whole, *parts) if len(parts) > 1 else (whole,):
             if len(term) >= MIN_LENGTH and term not in STOP_WORDS:
                 terms.append(term)

@@ -30,6 +30,7 @@ from ghostwright.indexer.embedder import open_embedder
 from ghostwright.indexer.files import iter_source_files
 from ghostwright.indexer.service import IndexService
 from ghostwright.indexer.store import FileRecord
+from ghostwright.server.backends.hardware import resolve_threads
 from tests.bench.common import describe_machine, stats
 
 TARGET_LINES = 50_000
@@ -70,7 +71,7 @@ def full_build(repo: Path) -> dict:
         for f in files
         for chunk in chunk_file(f.relative, f.path.read_text(errors="replace"), f.language)
     ]
-    embedder = open_embedder()
+    embedder = open_embedder(threads=resolve_threads(0))  # as many threads as the build used
     embed_started = time.perf_counter()
     embedder.embed(texts)
     embed_seconds = time.perf_counter() - embed_started
@@ -202,7 +203,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repo", type=Path, help="repository to index (copied first)")
     parser.add_argument("--json", type=Path, default=Path("bench-results/index.json"))
+    parser.add_argument("--query-only", action="store_true", help="only the query latency part")
     args = parser.parse_args()
+    if args.query_only:
+        print(json.dumps([query_latency(10_000), query_latency(100_000)], indent=2))
+        return
     machine = describe_machine()
     work = Path(tempfile.mkdtemp(prefix="gw-index-bench-"))
     repo = work / "repo"

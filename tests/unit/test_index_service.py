@@ -197,3 +197,26 @@ def test_sqlite_is_in_wal_mode(tmp_path: Path, hash_embedder):
     db = sqlite3.connect(tmp_path / ".ghostwright" / META_FILE)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
+
+
+def test_term_counts_follow_inserts_and_deletes(tmp_path: Path, hash_embedder, monkeypatch):
+    from collections import Counter
+
+    root = make_repo(tmp_path)
+    service = open_service(root, hash_embedder)
+    service.sync()
+    (root / "pkg" / "cart.py").unlink()
+    prices = root / "pkg" / "prices.py"
+    prices.write_text(prices.read_text().replace("discount", "markdown"))
+    service.sync()
+    db = service.store._db
+    expected = Counter(
+        term for (terms,) in db.execute("SELECT terms FROM lexical") for term in set(terms.split())
+    )
+    stored = {term: df for term, df in db.execute("SELECT term, df FROM term_df") if df}
+    assert stored == dict(expected)
+    # A term in more chunks than the limit ranks nothing and is left out of lexical queries.
+    monkeypatch.setattr("ghostwright.indexer.store.COMMON_TERM_MIN_CHUNKS", 1)
+    assert expected["amount"] >= 2 and expected["markdown"] == 1
+    assert service.store._discriminating(["amount", "markdown", "absent"]) == ["markdown"]
+    service.close()
