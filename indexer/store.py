@@ -29,7 +29,7 @@ from ghostwright.indexer.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: term_df table, FTS5-shaped terms
 # Lexical search ignores terms found in more than this share of chunks (and this many at least).
 COMMON_TERM_SHARE = 0.05
 COMMON_TERM_MIN_CHUNKS = 50
