@@ -30,6 +30,7 @@ from ghostwright.indexer.embedder import open_embedder
 from ghostwright.indexer.files import iter_source_files
 from ghostwright.indexer.service import IndexService
 from ghostwright.indexer.store import FileRecord
+from ghostwright.indexer.terms import identifier_terms
 from ghostwright.server.backends.hardware import resolve_threads
 from tests.bench.common import describe_machine, stats
 
@@ -105,7 +106,10 @@ def incremental(repo: Path) -> dict:
         started = time.perf_counter()
         with target.open("a") as handle:
             handle.write(addition)
-        while not live.service.store.lexical_search([name.lower()], 1):
+        deadline = started + 30
+        while not live.service.store.lexical_search(identifier_terms(name)[:1], 1):
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"{name} never became searchable")
             time.sleep(0.002)
         latencies.append((time.perf_counter() - started) * 1000)
         embed_started = time.perf_counter()
