@@ -18,6 +18,7 @@ from typing import Protocol
 
 AUTO = "auto"
 PREFIX_ONLY = "prefix-only"
+TRAINED_FIM = "ghostwright-fim"
 
 
 class Vocabulary(Protocol):
@@ -134,6 +135,9 @@ class Family:
     signature: tuple[str, ...] = ()
     spaced: bool = False
     aliases: tuple[str, ...] = field(default=())
+    # A format ghostwright teaches through fine-tuning: never detected from a vocabulary (the
+    # base model has not seen it), only selected by an adapter trained on it.
+    trained_only: bool = False
 
     def resolve(self, vocab: Vocabulary | None) -> PromptFormat | None:
         """The format in this vocabulary's spelling, or None when a marker is not one token."""
@@ -202,6 +206,16 @@ FAMILIES: tuple[Family, ...] = (
         stop=("<｜end▁of▁sentence｜>", "<|EOT|>"),
         aliases=("deepseek",),
     ),
+    # For models without FIM tokens (the packaged gemma-3-270m): reserved tokens of its own
+    # vocabulary, each a single token, become the markers the fine-tune teaches.
+    Family(
+        TRAINED_FIM,
+        prefix=("<unused0>",),
+        suffix=("<unused1>",),
+        middle=("<unused2>",),
+        stop=("<unused3>",),
+        trained_only=True,
+    ),
     Family(
         "codellama",
         prefix=("<PRE>", "▁<PRE>"),
@@ -232,7 +246,7 @@ def format_names() -> list[str]:
 def detect_format(vocab: Vocabulary) -> PromptFormat:
     """The first family whose markers are all single tokens, else prefix-only."""
     for family in FAMILIES:
-        resolved = family.resolve(vocab)
+        resolved = None if family.trained_only else family.resolve(vocab)
         if resolved is not None:
             return resolved
     return PREFIX_ONLY_FORMAT

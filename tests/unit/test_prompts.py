@@ -44,7 +44,9 @@ DEEPSEEK = SetVocabulary(
     "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>", "<｜end▁of▁sentence｜>", "<|EOT|>"
 )
 CODELLAMA = SetVocabulary("▁<PRE>", "▁<SUF>", "▁<MID>", "▁<EOT>")
-GEMMA3 = SetVocabulary("<unused0>", "<start_of_turn>", "<eos>", "<bos>")
+GEMMA3 = SetVocabulary(
+    "<unused0>", "<unused1>", "<unused2>", "<unused3>", "<start_of_turn>", "<eos>", "<bos>"
+)
 
 
 @pytest.mark.parametrize(
@@ -136,3 +138,10 @@ def test_unknown_setting_is_rejected_with_the_choices():
 
 def test_training_target_ends_with_the_end_marker():
     assert detect_format(QWEN).render_training_target("x + 1") == "x + 1<|endoftext|>"
+
+
+def test_the_trained_format_is_never_detected_only_selected():
+    assert detect_format(GEMMA3).name == "prefix-only"  # the base model never saw the markers
+    fmt = select_format("ghostwright-fim", GEMMA3)
+    assert fmt.render("a(", ")\n") == "<unused0>a(<unused1>)\n<unused2>"
+    assert fmt.render_training_target("x") == "x<unused3>"
