@@ -98,7 +98,7 @@ def chunk_file(path: str, text: str, language: str) -> list[Chunk]:
 
 
 def _symbol_spans(text: str, language: str, line_count: int) -> list[_Span]:
-    parser = _parser(language)
+    parser = parser_for(language)
     if parser is None:
         return []
     tree = parser.parse(text.encode("utf-8", errors="surrogatepass"))
@@ -230,7 +230,7 @@ def chunk_id(path: str, text_hash: str, repeat: int = 0) -> int:
 
 
 @cache
-def _parser(language: str) -> object | None:
+def parser_for(language: str) -> object | None:
     try:
         from tree_sitter_language_pack import get_parser
 

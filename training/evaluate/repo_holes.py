@@ -95,7 +95,7 @@ def mine_file(
         "whole-line": [_whole_line(lines, i) for i in code],
         "end-of-line": [_end_of_line(lines, i, rng) for i in code],
         "span": [_span(lines, i, rng.randint(2, 8)) for i in code],
-        "docstring-body": _docstring_bodies(lines, text) if item.language == "python" else [],
+        "docstring-body": docstring_bodies(lines, text) if item.language == "python" else [],
         "cross-file": [
             _whole_line(lines, i)
             for i in code
@@ -197,7 +197,7 @@ def is_word_end(text: str, index: int) -> bool:
     return (before.isalnum() or before == "_") and not (here.isalnum() or here == "_")
 
 
-def _docstring_bodies(lines: list[str], text: str) -> list[Hole]:
+def docstring_bodies(lines: list[str], text: str) -> list[Hole]:
     """Function bodies after a docstring, at most 15 lines long."""
     try:
         tree = ast.parse(text)
