@@ -1,0 +1,65 @@
+"""Tokenized samples -> batches of similar length, in an order that can be resumed exactly.
+
+Each sample is prompt + completion; labels are IGNORE on the prompt, so the loss is on the code
+the model should write. Prompts are cut from the left when a sample is longer than `max_tokens`
+(the end of the prefix matters most). Samples are grouped by length so batches carry little
+padding; the order of batches is a seeded shuffle, so a resumed run continues with the very
+batch it would have trained on next.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ghostwright.training.losses import IGNORE
+
+Tokenize = Callable[[str], list[int]]
+
+
+@dataclass(frozen=True)
+class Example:
+    ids: list[int]
+    labels: list[int]
+
+
+def load_examples(path: Path, tokenize: Tokenize, max_tokens: int) -> list[Example]:
+    examples = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            prompt, completion = tokenize(row["prompt"]), tokenize(row["completion"])
+            completion = completion[: max_tokens // 2]
+            prompt = prompt[-(max_tokens - len(completion)) :]
+            examples.append(Example(prompt + completion, [IGNORE] * len(prompt) + completion))
+    return examples
+
+
+def length_batches(examples: list[Example], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of neighbouring lengths."""
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].ids))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def batch_order(batches: int, seed: int, epoch: int) -> list[int]:
+    order = list(range(batches))
+    random.Random(f"{seed}:{epoch}").shuffle(order)
+    return order
+
+
+def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded tensors: input_ids, attention_mask, labels (IGNORE on padding)."""
+    width = max(len(e.ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, example in enumerate(examples):
+        ids[row, : len(example.ids)] = torch.tensor(example.ids)
+        labels[row, : len(example.labels)] = torch.tensor(example.labels)
+        mask[row, : len(example.ids)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
