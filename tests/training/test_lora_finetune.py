@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -134,3 +135,49 @@ def test_bad_configs_are_clear_errors(tiny_model, dataset, tmp_path):
         lora_finetune.run(config_for(tmp_path / "nothing", dataset, tmp_path), False, False)
     with pytest.raises(GhostwrightError, match="no setting"):
         config_for(tiny_model, dataset, tmp_path, learning_rate=1)
+
+
+def test_train_command_stage_b_builds_data_and_trains(tiny_model, tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for number in range(6):
+        (repo / f"shape{number}.py").write_text(SOURCE.replace("area", f"area{number}"))
+    command = [sys.executable, "-m", "ghostwright.server", "train", "--repo", str(repo)]
+    settings = [
+        f"model={tiny_model}",
+        "max_steps=3",
+        "batch_size=2",
+        "max_tokens=96",
+        "precision=fp32",
+        "lora.rank=4",
+        "lora.targets=[q_proj, v_proj]",
+        "replay_share=0",
+    ]
+    done = subprocess.run([*command, *settings], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["steps"] == 3
+    assert (repo / ".ghostwright" / "datasets" / "stage-b-v1" / "manifest.json").is_file()
+    runs = list((repo / ".ghostwright" / "runs").glob("stage-b-*"))
+    assert len(runs) == 1 and (runs[0] / "adapter" / "adapter_model.safetensors").is_file()
+    resumed = subprocess.run(
+        [*command, "--resume", *settings[:-1], "max_steps=4"], capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout.strip().splitlines()[-1])["steps"] == 4
+
+
+def test_train_command_errors_are_one_line(tmp_path):
+    command = [sys.executable, "-m", "ghostwright.server", "train"]
+    for args, message in [
+        (["--repo", str(tmp_path / "missing")], "not a directory"),
+        (["--repo", str(tmp_path), "--resume"], "no run of stage b"),
+        (["--repo", str(tmp_path)], "no source files"),
+        (["--repo", str(tmp_path), "lr"], "is not key=value"),
+    ]:
+        done = subprocess.run([*command, *args], capture_output=True, text=True)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.startswith("ghostwright: error: ") and message in done.stderr, (
+            done.stderr
+        )
+        assert done.stderr.count("\n") == 1

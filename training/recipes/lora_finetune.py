@@ -63,7 +63,7 @@ class LoRAFinetuneRecipe:
         torch.manual_seed(self.config["seed"])
         random.seed(self.config["seed"])
         self.model, self.tokenizer = load_model(self.config)
-        self.train_examples = self._examples("train")
+        self.train_examples = self._examples("train") + self._replay()
         self.validation_examples = self._examples("validation", required=False)
         if len(self.train_examples) < self.config["batch_size"]:
             raise GhostwrightError(
@@ -79,8 +79,18 @@ class LoRAFinetuneRecipe:
         self.bf16 = self._use_bf16()
         self.run_dir.mkdir(parents=True, exist_ok=True)
 
-    def _examples(self, split: str, required: bool = True) -> list[Example]:
-        path = Path(self.config["dataset"]) / f"{split}.jsonl"
+    def _replay(self) -> list[Example]:
+        """Stage A samples mixed into Stage B (`replay_share` of the result): it must not forget."""
+        share, folder = self.config.get("replay_share", 0.0), self.config.get("replay_dataset")
+        if not folder or share <= 0:
+            return []
+        own = sum(1 for _ in (Path(self.config["dataset"]) / "train.jsonl").open())
+        replay = self._examples("train", folder=folder)
+        wanted = min(len(replay), round(own * share / (1 - share)))
+        return random.Random(self.config["seed"]).sample(replay, wanted)
+
+    def _examples(self, split: str, required: bool = True, folder: str = "") -> list[Example]:
+        path = Path(folder or self.config["dataset"]) / f"{split}.jsonl"
         if not path.is_file():
             if required:
                 raise GhostwrightError(f"no {split}.jsonl in dataset {self.config['dataset']}")
@@ -262,10 +272,10 @@ def load_model(config: dict[str, Any]) -> tuple[Any, Any]:
     source = config["model"]
     if config.get("quantize_4bit") and not torch.cuda.is_available():
         raise GhostwrightError("quantize_4bit (QLoRA) needs a CUDA GPU; set quantize_4bit=false")
-    if source == "default":
-        from ghostwright.server.models import ensure_default_model
+    if source == "default" or source.startswith("hf:") or source.endswith(".gguf"):
+        from ghostwright.server.models import resolve_model
 
-        source = str(ensure_default_model())
+        source = str(resolve_model(source))  # the very file the server loads
     path = Path(source).expanduser()
     kwargs: dict[str, Any] = {}
     if path.suffix == ".gguf":
