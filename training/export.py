@@ -1,0 +1,103 @@
+"""peft LoRA adapter -> GGUF LoRA adapter that llama.cpp loads beside the base model.
+
+Follows llama.cpp's own `convert_lora_to_gguf.py`: `general.type=adapter`, `adapter.type=lora`,
+`adapter.lora.alpha`; for each adapted weight, `<gguf name>.lora_a` (rank x in) and `.lora_b`
+(out x rank), names through `gguf`'s tensor name map for the base model's architecture. For the
+`llama` architecture llama.cpp stores q/k weights with rows permuted per head, so lora_b of q and
+k is permuted the same way (without it the output is clearly wrong; gemma needs none).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import gguf
+import numpy as np
+from safetensors import safe_open
+
+from ghostwright.server.errors import GhostwrightError
+
+PEFT_PREFIX = "base_model.model."
+PERMUTED_ARCHS = {"llama"}
+
+
+def base_architecture(model_gguf: Path) -> tuple[str, dict[str, int]]:
+    """`general.architecture` of a GGUF model and the head counts the permutation needs."""
+    reader = gguf.GGUFReader(str(model_gguf))
+    arch = _field(reader, "general.architecture")
+    heads = {
+        "blocks": int(_field(reader, f"{arch}.block_count")),
+        "heads": int(_field(reader, f"{arch}.attention.head_count")),
+        "kv_heads": int(_field(reader, f"{arch}.attention.head_count_kv") or 0),
+    }
+    heads["kv_heads"] = heads["kv_heads"] or heads["heads"]
+    return arch, heads
+
+
+def export_lora_gguf(adapter_dir: Path, base_gguf: Path, output: Path) -> Path:
+    """Write `output` (atomically) from a peft adapter folder trained on `base_gguf`'s model."""
+    config = json.loads((adapter_dir / "adapter_config.json").read_text())
+    arch, heads = base_architecture(base_gguf)
+    arch_id = next((k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch), None)
+    if arch_id is None:
+        raise GhostwrightError(f"gguf does not know the architecture {arch!r}")
+    names = gguf.get_tensor_name_map(arch_id, heads["blocks"])
+    pairs = _lora_pairs(adapter_dir / "adapter_model.safetensors")
+    partial = output.with_suffix(f".{os.getpid()}.partial")
+    writer = gguf.GGUFWriter(str(partial), arch)
+    writer.add_type(gguf.GGUFType.ADAPTER)
+    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(config["lora_alpha"]))
+    for module, (lora_a, lora_b) in sorted(pairs.items()):
+        target = names.get_name(module + ".weight", try_suffixes=(".weight",))
+        if target is None:
+            raise GhostwrightError(f"no GGUF name for {module} in architecture {arch}")
+        if arch in PERMUTED_ARCHS and module.endswith(("q_proj", "k_proj")):
+            count = heads["heads"] if module.endswith("q_proj") else heads["kv_heads"]
+            lora_b = permute_rows(lora_b, count)
+        writer.add_tensor(target + ".lora_a", np.ascontiguousarray(lora_a, dtype=np.float32))
+        writer.add_tensor(target + ".lora_b", np.ascontiguousarray(lora_b, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    os.replace(partial, output)
+    return output
+
+
+def permute_rows(matrix: np.ndarray, heads: int) -> np.ndarray:
+    """llama.cpp's q/k row order: each head's two rotary halves interleaved (as its converter)."""
+    rows = matrix.shape[0]
+    return (
+        matrix.reshape(heads, 2, rows // heads // 2, *matrix.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(matrix.shape)
+    )
+
+
+def _lora_pairs(weights: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """module name (HF, without the peft prefix) -> (lora_A, lora_B)."""
+    found: dict[str, dict[str, np.ndarray]] = {}
+    with safe_open(str(weights), framework="np") as tensors:
+        for key in tensors.keys():
+            for part in ("lora_A", "lora_B"):
+                marker = f".{part}.weight"
+                if key.endswith(marker):
+                    module = key[: -len(marker)].removeprefix(PEFT_PREFIX)
+                    found.setdefault(module, {})[part] = tensors.get_tensor(key)
+    incomplete = [module for module, parts in found.items() if len(parts) != 2]
+    if not found or incomplete:
+        raise GhostwrightError(f"{weights} is not a complete LoRA adapter ({incomplete[:3]})")
+    return {module: (parts["lora_A"], parts["lora_B"]) for module, parts in found.items()}
+
+
+def _field(reader: gguf.GGUFReader, key: str) -> object:
+    field = reader.get_field(key)
+    if field is None:
+        return None
+    value = field.parts[field.data[0]]
+    if field.types and field.types[0] == gguf.GGUFValueType.STRING:
+        return bytes(value).decode("utf-8")
+    return value[0]
