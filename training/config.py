@@ -35,4 +35,19 @@ def _assign(config: dict, keys: list[str], value: Any, override: str) -> None:
             raise GhostwrightError(f"override {override!r}: {key} is not a section")
     if keys[-1] not in node:
         raise GhostwrightError(f"override {override!r}: no setting {'.'.join(keys)}")
-    node[keys[-1]] = value
+    node[keys[-1]] = _like(node[keys[-1]], value, override)
+
+
+def _like(default: Any, value: Any, override: str) -> Any:
+    """`value` as the default's type: YAML reads `lr=1e-3` as a string, the recipe needs a float."""
+    kind = type(default)
+    if default is None or isinstance(value, kind) or kind not in (int, float):
+        return value
+    try:
+        return kind(value) if not isinstance(value, bool) else _reject(override)
+    except (TypeError, ValueError):
+        return _reject(override)
+
+
+def _reject(override: str) -> Any:
+    raise GhostwrightError(f"override {override!r}: not a number")
