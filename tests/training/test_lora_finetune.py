@@ -37,7 +37,7 @@ def dataset(tmp_path_factory) -> Path:
     for number in range(8):
         (repo / f"shape{number}.py").write_text(SOURCE.replace("area", f"area{number}"))
     out = tmp_path_factory.mktemp("data")
-    options = DataOptions(fim_per_file=6, validation_share=0.25)
+    options = DataOptions(fim_per_file=6)
     return build_dataset(repo, out, select_format(TRAINED_FIM, None), options)
 
 

@@ -69,7 +69,7 @@ def make_repo(root: Path, files: int = 12) -> Path:
 
 def test_build_splits_by_file_scrubs_secrets_and_counts(tmp_path: Path):
     root = make_repo(tmp_path / "repo")
-    folder = build_dataset(root, tmp_path / "out", FIM, DataOptions(validation_share=0.25))
+    folder = build_dataset(root, tmp_path / "out", FIM, DataOptions())
     manifest = json.loads((folder / "manifest.json").read_text())
     rows = {
         split: [json.loads(line) for line in (folder / f"{split}.jsonl").open()]

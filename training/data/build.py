@@ -27,6 +27,7 @@ from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.pipeline.prompts import PromptFormat
 from ghostwright.server.sources import read_source
 from ghostwright.training.data.samples import Sample, comment_to_code_holes, fim_holes, render
+from ghostwright.training.evaluate.repo_holes import split_files
 
 DATASET_VERSION = 1
 
@@ -35,8 +36,7 @@ DATASET_VERSION = 1
 class DataOptions:
     """How many samples of which kind; the YAML config's `data:` section fills these in."""
 
-    seed: int = 0
-    validation_share: float = 0.1
+    seed: int = 0  # also the split seed: `ghostwright eval repo --seed` holds the same files out
     fim_per_file: int = 24
     comment_share: float = 0.2  # of all samples, at most: comment-to-code is what files offer
     spm_share: float = 0.0  # suffix-prefix-middle order, for FIM formats only
@@ -57,7 +57,7 @@ def build_dataset(
     files = [f for f in iter_source_files(root, languages=options.languages) if f.language]
     if not files:
         raise GhostwrightError(f"{root} has no source files ghostwright can learn from")
-    splits = split_by_file(files, options.seed, options.validation_share)
+    splits = split_by_file(files, options.seed)
     counts = DatasetCounts()
     rows: dict[str, list[dict]] = {}
     seen: set[str] = set()
@@ -75,19 +75,11 @@ def build_dataset(
     return target
 
 
-def split_by_file(
-    files: list[SourceFile], seed: int, validation_share: float
-) -> dict[str, list[SourceFile]]:
-    """A stable split: a file's bucket depends only on the seed and its path."""
-
-    def bucket(item: SourceFile) -> float:
-        digest = hashlib.sha256(f"{seed}:{item.relative}".encode()).digest()
-        return int.from_bytes(digest[:8], "big") / 2**64
-
-    validation = [f for f in files if bucket(f) < validation_share]
-    if not validation and len(files) > 1 and validation_share > 0:
-        validation = [min(files, key=bucket)]
-    return {"train": [f for f in files if f not in validation], "validation": validation}
+def split_by_file(files: list[SourceFile], seed: int) -> dict[str, list[SourceFile]]:
+    """The evaluation harness's own split: validation files are the ones `eval repo` holds out,
+    so the gate never scores the adapter on code it was trained on."""
+    held_out, context = split_files(files, seed)
+    return {"train": context, "validation": held_out}
 
 
 def _samples(files: list[SourceFile], fmt: PromptFormat, options: DataOptions) -> Iterable[Sample]:
