@@ -72,11 +72,21 @@ def _home(args: argparse.Namespace) -> Path:
 
 
 def _dataset(args: argparse.Namespace, model: str, home: Path) -> Path:
-    from ghostwright.training.data.build import build_dataset
+    from ghostwright.training.data.build import DataOptions, build_dataset
 
-    source = Path(sysconfig.get_paths()["stdlib"]) if args.stage == "a" else home.parent
+    # The standard library's own modules: installed packages and test suites are left out (the
+    # former vary by machine, the latter are mostly fixtures).
+    stage_a_corpus = DataOptions(
+        languages=("python",),
+        exclude=("site-packages/", "dist-packages/", "test/", "tests/", "idle_test/"),
+    )
+
     fmt = training_format(model)
-    folder = build_dataset(source, home / "datasets", fmt, name=f"stage-{args.stage}")
+    if args.stage == "a":
+        source, options = Path(sysconfig.get_paths()["stdlib"]), stage_a_corpus
+    else:
+        source, options = home.parent, DataOptions()
+    folder = build_dataset(source, home / "datasets", fmt, options, name=f"stage-{args.stage}")
     counts = json.loads((folder / "manifest.json").read_text())
     print(f"dataset {folder}: {json.dumps(counts['samples'])}")
     return folder

@@ -41,6 +41,7 @@ class DataOptions:
     comment_share: float = 0.2  # of all samples, at most: comment-to-code is what files offer
     spm_share: float = 0.0  # suffix-prefix-middle order, for FIM formats only
     languages: tuple[str, ...] = ()  # empty: every file the index would take
+    exclude: tuple[str, ...] = ()  # gitignore-style patterns left out of the corpus
 
 
 @dataclass
@@ -54,7 +55,8 @@ def build_dataset(
     root: Path, out: Path, fmt: PromptFormat, options: DataOptions = DataOptions(), name: str = ""
 ) -> Path:
     """Write the dataset of `root` under `out` and return its folder."""
-    files = [f for f in iter_source_files(root, languages=options.languages) if f.language]
+    listed = iter_source_files(root, languages=options.languages, exclude=options.exclude)
+    files = [f for f in listed if f.language]
     if not files:
         raise GhostwrightError(f"{root} has no source files ghostwright can learn from")
     splits = split_by_file(files, options.seed)
