@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sysconfig
 import time
 from pathlib import Path
@@ -31,6 +32,8 @@ def add_train_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
 
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
+    # bitsandbytes (imported by peft) warns about missing GPU kernels on every CPU start.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     from ghostwright.training.config import load_config
     from ghostwright.training.recipes.lora_finetune import run
 

@@ -282,7 +282,7 @@ def load_model(config: dict[str, Any]) -> tuple[Any, Any]:
         path, kwargs = path.parent, {"gguf_file": path.name}
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(path, torch_dtype=torch.float32, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
     except (OSError, ValueError) as exc:
         raise GhostwrightError(f"cannot load model weights from {source}: {exc}") from exc
     lora = config["lora"]
