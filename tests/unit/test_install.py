@@ -1,0 +1,67 @@
+"""Installing an adapter: only correct and better ones, atomically, never half-written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ghostwright.server.errors import GhostwrightError
+from ghostwright.training.install import CURRENT, Candidate, current_adapter, install
+
+PASSED = {"passed": True, "kl_mean": 0.008, "top1_agreement": 0.977}
+
+
+def candidate(tmp_path: Path, name: str, before: float, after: float, check=PASSED) -> Candidate:
+    adapter = tmp_path / name
+    adapter.write_bytes(b"GGUF" + name.encode())
+    return Candidate(
+        adapter, "ghostwright-fim", "gemma", check, {"exact_match": before}, {"exact_match": after}
+    )
+
+
+def test_a_better_adapter_becomes_current(tmp_path: Path):
+    adapters = tmp_path / "adapters"
+    install(candidate(tmp_path, "a.gguf", 0.15, 0.20), adapters)
+    current = current_adapter(adapters)
+    assert current["adapter"] == "a.gguf" and current["gain_exact_match"] == pytest.approx(0.05)
+    assert Path(current["path"]).read_bytes() == b"GGUFa.gguf"
+    assert current["prompt_format"] == "ghostwright-fim" and current["forced"] is False
+
+
+def test_worse_or_broken_adapters_are_refused_and_leave_the_current_one(tmp_path: Path):
+    adapters = tmp_path / "adapters"
+    install(candidate(tmp_path, "a.gguf", 0.15, 0.20), adapters)
+    with pytest.raises(GhostwrightError, match="does not beat the current model"):
+        install(candidate(tmp_path, "b.gguf", 0.20, 0.19), adapters)
+    failed = {"passed": False, "kl_mean": 0.7, "top1_agreement": 0.6}
+    with pytest.raises(GhostwrightError, match="failed the logit check"):
+        install(candidate(tmp_path, "c.gguf", 0.1, 0.9, failed), adapters)
+    assert current_adapter(adapters)["adapter"] == "a.gguf"
+    assert sorted(p.name for p in adapters.iterdir()) == ["a.gguf", CURRENT]
+    install(candidate(tmp_path, "b.gguf", 0.20, 0.19), adapters, force=True)
+    assert current_adapter(adapters)["forced"] is True
+
+
+def test_a_failed_copy_leaves_nothing_half_written(tmp_path: Path, monkeypatch):
+    adapters = tmp_path / "adapters"
+    install(candidate(tmp_path, "a.gguf", 0.15, 0.20), adapters)
+
+    def disk_full(source, target):
+        Path(target).write_bytes(b"GG")  # a partial write, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("shutil.copyfile", disk_full)
+    with pytest.raises(GhostwrightError, match="No space left"):
+        install(candidate(tmp_path, "b.gguf", 0.1, 0.5), adapters)
+    assert sorted(p.name for p in adapters.iterdir()) == ["a.gguf", CURRENT]
+    assert json.loads((adapters / CURRENT).read_text())["adapter"] == "a.gguf"
+
+
+def test_no_or_dangling_current_adapter(tmp_path: Path):
+    assert current_adapter(tmp_path) is None
+    (tmp_path / CURRENT).write_text('{"adapter": "gone.gguf"}')
+    assert current_adapter(tmp_path) is None
+    (tmp_path / CURRENT).write_text("{not json")
+    assert current_adapter(tmp_path) is None
