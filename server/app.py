@@ -14,6 +14,7 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
+from ghostwright.server.adapters import with_installed_adapter
 from ghostwright.server.backends import create_backend
 from ghostwright.server.config import Settings, parse_settings, workspace_settings
 from ghostwright.server.engine import BackendFactory, Engine
@@ -74,7 +75,11 @@ class GhostwrightServer(LanguageServer):
         settings, more = parse_settings(self.workspace_values, settings)
         for warning in [*self._workspace_warnings, *warnings, *more]:
             self.warn_once(warning)
-        return settings
+        return with_installed_adapter(settings, self.workspace_root())
+
+    def workspace_root(self) -> Path | None:
+        root = self.workspace.root_path
+        return Path(root) if root else None
 
     def warn_once(self, message: str) -> None:
         """One popup per distinct problem, never one per keystroke or per settings push."""

@@ -11,6 +11,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ghostwright.server.adapters import with_installed_adapter
 from ghostwright.server.config import (
     BACKENDS,
     Settings,
@@ -113,6 +114,7 @@ FLAG_SETTINGS = {
     "format": "prompt_format",
     "threads": "threads",
     "max_lines": "max_lines",
+    "adapter": "adapter",
 }
 
 
@@ -140,7 +142,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise GhostwrightError("--max-lines must be at least 1")
     if flags.get("threads", 0) < 0:
         raise GhostwrightError("--threads must be 0 (automatic) or more")
-    return replace(settings, **flags)
+    settings = replace(settings, **flags)
+    if args.command not in ("complete", "doctor"):
+        return settings  # eval and train name their adapter explicitly
+    return with_installed_adapter(settings, project_root(file.parent if file else Path.cwd()))
 
 
 def _run_complete(args: argparse.Namespace) -> int:

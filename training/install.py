@@ -15,9 +15,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ghostwright.server.adapters import CURRENT
 from ghostwright.server.errors import GhostwrightError
-
-CURRENT = "current.json"
 
 
 @dataclass(frozen=True)
@@ -58,16 +57,6 @@ def install(candidate: Candidate, adapters_dir: Path, *, force: bool = False) ->
     }
     _atomic_write(adapters_dir / CURRENT, json.dumps(record, indent=2))
     return target
-
-
-def current_adapter(adapters_dir: Path) -> dict | None:
-    """The installed adapter's record with `path` resolved, or None when there is none."""
-    try:
-        record = json.loads((adapters_dir / CURRENT).read_text())
-    except (OSError, ValueError):
-        return None
-    path = adapters_dir / record.get("adapter", "")
-    return {**record, "path": str(path)} if path.is_file() else None
 
 
 def gain_of(candidate: Candidate) -> float:

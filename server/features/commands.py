@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from ghostwright.server.adapters import installed_adapter
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.features.indexing import index_status
 from ghostwright.server.features.progress import work_done
@@ -25,12 +26,20 @@ def register(server: GhostwrightServer) -> None:
     @server.command(STATUS)
     def status(*args: object) -> dict:
         """Model, format, adapter, index and recent latency percentiles."""
-        return {**server.engine.status(), "index": index_status(server)}
+        return status_of(server)
 
     @server.command(RELOAD_MODEL)
     async def reload_model(*args: object) -> dict:
         await load_model(server, "ghostwright: reloading the model")
-        return {**server.engine.status(), "index": index_status(server)}
+        return status_of(server)
+
+
+def status_of(server: GhostwrightServer) -> dict:
+    """Engine state, the index, and what the installed adapter measured when it was installed."""
+    record = installed_adapter(server.workspace_root())
+    active = record is not None and record["path"] == server.engine.settings.adapter
+    gain = record.get("gain_exact_match") if active else None
+    return {**server.engine.status(), "index": index_status(server), "adapter_gain": gain}
 
 
 async def load_model(server: GhostwrightServer, title: str) -> None:

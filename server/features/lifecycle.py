@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from ghostwright.server.config import client_settings
+from ghostwright.server.features.adapter_watch import watch_installed_adapter
 from ghostwright.server.features.commands import load_model
 from ghostwright.server.features.indexing import close_index, start_index
 
@@ -27,6 +28,7 @@ def register(server: GhostwrightServer) -> None:
         ls.attach_loop(asyncio.get_running_loop())
         ls.background(load_model(ls, "ghostwright: loading the model"))
         ls.background(start_index(ls))
+        ls.background(watch_installed_adapter(ls))
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(

@@ -7,6 +7,7 @@ its prompt, so these tests see what retrieval put there. The index and its embed
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 
@@ -113,3 +114,25 @@ async def test_reindex_command_reports_the_index(client: LanguageClient):
     index = await client.workspace_execute_command_async(params)
     assert index["state"] == "ready"
     assert index["files"] == 2
+
+
+async def test_a_newly_installed_adapter_is_picked_up_and_announced(client: LanguageClient):
+    adapters = client.root / ".ghostwright" / "adapters"
+    adapters.mkdir(parents=True, exist_ok=True)
+    (adapters / "stage-b.gguf").write_bytes(b"GGUF")
+    record = {
+        "adapter": "stage-b.gguf",
+        "prompt_format": "ghostwright-fim",
+        "gain_exact_match": 0.04,
+    }
+    (adapters / "current.json").write_text(json.dumps(record))
+    for _ in range(200):
+        current = await status(client)
+        if current["adapter"] and current["state"] == "ready":
+            break
+        await asyncio.sleep(0.05)
+    assert current["adapter"] == str(adapters / "stage-b.gguf")
+    assert current["format"] == "prefix-only"  # the fake backend's; the setting was applied
+    assert current["adapter_gain"] == 0.04
+    messages = [m.message for m in client.messages]
+    assert any("now using adapter stage-b.gguf (+4.0 points" in m for m in messages)

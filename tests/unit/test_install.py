@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ghostwright.server.adapters import CURRENT, current_adapter
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.training.install import CURRENT, Candidate, current_adapter, install
+from ghostwright.training.install import Candidate, install
 
 PASSED = {"passed": True, "kl_mean": 0.008, "top1_agreement": 0.977}
 
