@@ -51,11 +51,12 @@ def test_comment_to_code_holes():
 def test_samples_use_the_servers_prompt_format():
     hole = ("def f():\n    return ", "1\n", "\nprint(f())\n")
     psm = render(FIM, "a.py", hole, "fim-line")
-    assert psm.prompt == "<unused0>def f():\n    return <unused1>\nprint(f())\n<unused2>"
-    assert psm.completion == "1\n<unused3>"
+    assert psm.prompt == "<unused0>def f():\n    return<unused1>\nprint(f())\n<unused2>"
+    assert psm.completion == " 1\n<unused3>"  # the trailing space is the model's to write
     spm = render(FIM, "a.py", hole, "fim-line", spm=True)
-    assert spm.prompt == "<unused0><unused1>\nprint(f())\n<unused2>def f():\n    return "
-    assert render(PREFIX_ONLY_FORMAT, "a.py", hole, "fim-line", spm=True).prompt == hole[0]
+    assert spm.prompt == "<unused0><unused1>\nprint(f())\n<unused2>def f():\n    return"
+    prefix_only = render(PREFIX_ONLY_FORMAT, "a.py", hole, "fim-line", spm=True)
+    assert prefix_only.prompt == "def f():\n    return"
 
 
 def make_repo(root: Path, files: int = 12) -> Path:
@@ -100,3 +101,9 @@ def test_a_repository_without_source_files_is_a_clear_error(tmp_path: Path):
     (tmp_path / "notes.txt").write_text("just text\n")
     with pytest.raises(GhostwrightError, match="no source files"):
         build_dataset(tmp_path, tmp_path / "out", FIM)
+
+
+def test_trailing_indentation_moves_into_the_target_as_the_server_prompts():
+    sample = render(FIM, "a.py", ("def f():\n    ", "return 1\n", ""), "fim-line")
+    assert sample.prompt == "<unused0>def f():\n<unused1><unused2>"
+    assert sample.completion == "    return 1\n<unused3>"

@@ -71,6 +71,12 @@ def render(fmt: PromptFormat, path: str, hole: Hole, kind: str, spm: bool = Fals
     """The sample as the server would prompt for it (window cut to the training budget)."""
     prefix, middle, suffix = hole
     prefix, suffix = _window(prefix, suffix)
+    # The server never ends a prompt in spaces (it leaves them for the model to write: see
+    # `complete.py`), so neither does training: trailing indentation moves into the target.
+    healed = prefix[len(prefix.rstrip(" \t")) :]
+    if "\n" in healed:
+        healed = healed[healed.rfind("\n") + 1 :]
+    prefix, middle = prefix[: len(prefix) - len(healed)], healed + middle
     if spm and fmt.is_fim:
         prompt = f"{fmt.fim_prefix}{fmt.fim_suffix}{suffix}{fmt.fim_middle}{prefix}"
         return Sample(prompt, fmt.render_training_target(middle), kind, path, "spm")
