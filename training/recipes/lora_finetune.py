@@ -191,7 +191,8 @@ class LoRAFinetuneRecipe:
         batches = length_batches(self.validation_examples, self.config["batch_size"])
         losses = []
         pad = self.tokenizer.pad_token_id or 0
-        for indices in batches[: self.config["eval_batches"]]:
+        stride = max(1, len(batches) // max(1, self.config["eval_batches"]))
+        for indices in batches[::stride][: self.config["eval_batches"]]:  # short and long alike
             loss, count = self._loss(collate([self.validation_examples[i] for i in indices], pad))
             if count:
                 losses.append(float(loss))
