@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ast
-import functools
 import keyword
 import random
 import re
 from collections.abc import Sequence
 
 from rapidfuzz import fuzz
+
+from ghostwright.indexer.chunker import parser_for
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # tree-sitter grammar names for the languages we score beyond Python.
@@ -51,20 +52,11 @@ def parses(source: str, language: str) -> bool | None:
         except (SyntaxError, ValueError):
             return False
         return True
-    parser = _tree_sitter_parser(language)
+    name = TREE_SITTER_NAMES.get(language)
+    parser = parser_for(name) if name else None
     if parser is None:
         return None
-    return not parser.parse(source.encode("utf-8")).root_node.has_error
-
-
-@functools.cache
-def _tree_sitter_parser(language: str):  # noqa: ANN202 - a tree_sitter.Parser, imported lazily
-    name = TREE_SITTER_NAMES.get(language)
-    if name is None:
-        return None
-    from tree_sitter_language_pack import get_parser
-
-    return get_parser(name)
+    return not parser.parse(source.encode("utf-8")).root_node.has_error  # type: ignore[attr-defined]
 
 
 def mean(values: Sequence[float]) -> float:
