@@ -116,22 +116,18 @@ def _cache() -> Path:
 
 def training_format(model: str) -> Any:
     """The model's own FIM format, or ghostwright's trained one for models without FIM tokens."""
-    from ghostwright.server.pipeline.prompts import TRAINED_FIM, detect_format, select_format
-
-    vocabulary = _gguf_vocabulary(model)
-    detected = detect_format(vocabulary) if vocabulary is not None else None
-    if detected is not None and detected.is_fim:
-        return detected
-    return select_format(TRAINED_FIM, vocabulary)
-
-
-def _gguf_vocabulary(model: str) -> Any:
-    """The tokenizer of a GGUF model (vocab only, no weights), or None for HF folders."""
     from ghostwright.indexer.llama_native import load_quietly
     from ghostwright.server.backends.llama_cpp import LlamaVocabulary
     from ghostwright.server.models import resolve_model
+    from ghostwright.server.pipeline.prompts import TRAINED_FIM, detect_format, select_format
 
     if not (model == "default" or model.endswith(".gguf")):
-        return None
+        return select_format(TRAINED_FIM, None)  # an HF folder: no GGUF vocabulary to read
+    # Vocabulary only, no weights; closed here, as every Llama must be before exit.
     llm = load_quietly(model_path=str(resolve_model(model)), vocab_only=True)
-    return LlamaVocabulary(llm)
+    try:
+        vocabulary = LlamaVocabulary(llm)
+        detected = detect_format(vocabulary)
+        return detected if detected.is_fim else select_format(TRAINED_FIM, vocabulary)
+    finally:
+        llm.close()
