@@ -34,6 +34,8 @@ SCHEMA_VERSION = "2"  # 2: term_df table, FTS5-shaped terms
 COMMON_TERM_SHARE = 0.05
 COMMON_TERM_MIN_CHUNKS = 50
 META_FILE = "meta.sqlite"
+# In the order of Chunk's fields, so a row builds a Chunk directly.
+CHUNK_COLUMNS = "id, path, start_line, end_line, text, language, symbol, hash"
 FAISS_FILE = "index.faiss"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -90,8 +92,7 @@ class IndexStore:
         marks = ",".join("?" * len(ids))
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, path, start_line, end_line, text, language, symbol, hash "
-                f"FROM chunks WHERE id IN ({marks})",
+                f"SELECT {CHUNK_COLUMNS} FROM chunks WHERE id IN ({marks})",
                 [int(i) for i in ids],
             ).fetchall()
         return {row[0]: Chunk(*row) for row in rows}
@@ -103,8 +104,7 @@ class IndexStore:
         marks = ",".join("?" * len(names))
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, path, start_line, end_line, text, language, symbol, hash "
-                f"FROM chunks WHERE symbol IN ({marks}) LIMIT ?",
+                f"SELECT {CHUNK_COLUMNS} FROM chunks WHERE symbol IN ({marks}) LIMIT ?",
                 [*names, limit],
             ).fetchall()
         return [Chunk(*row) for row in rows]
