@@ -1,23 +1,10 @@
 -- Headless Neovim (0.7.2 and later) driving the real ghostwright server over LSP.
 -- Run: nvim --headless -u NONE -c "luafile lsp_session.lua" with GHOSTWRIGHT_SERVER_CMD set
 -- (a JSON list) and GHOSTWRIGHT_RESULT naming the file that receives the verdict.
-local result_path = os.getenv("GHOSTWRIGHT_RESULT")
-local failures = {}
+local verdict = dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "verdict.lua")
+local check = verdict.check
 
-local function check(name, ok, detail)
-  if not ok then
-    table.insert(failures, name .. ": " .. vim.inspect(detail))
-  end
-end
-
-local function finish()
-  local out = io.open(result_path, "w")
-  out:write(#failures == 0 and "ok\n" or table.concat(failures, "\n") .. "\n")
-  out:close()
-  vim.cmd("qall!")
-end
-
-local ok, err = pcall(function()
+verdict.run(function()
   local cmd = vim.fn.json_decode(os.getenv("GHOSTWRIGHT_SERVER_CMD"))
   local path = vim.fn.tempname() .. ".py"
   vim.cmd("edit " .. path)
@@ -79,7 +66,3 @@ local ok, err = pcall(function()
   check("code action applied", lines[6] == "    return a + b" and lines[5] == '    """Return the sum."""', lines)
   vim.lsp.stop_client(client_id)
 end)
-if not ok then
-  table.insert(failures, "error: " .. tostring(err))
-end
-finish()

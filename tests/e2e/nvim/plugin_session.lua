@@ -1,18 +1,8 @@
 -- Headless Neovim with the ghostwright plugin against the real server process (fake backend).
 -- Run: nvim --headless -u NONE -c "luafile plugin_session.lua" with GHOSTWRIGHT_SERVER_CMD (a
 -- JSON list), GHOSTWRIGHT_PLUGIN (editors/nvim) and GHOSTWRIGHT_RESULT (the verdict file).
-local failures = {}
-local function check(name, ok, detail)
-  if not ok then
-    table.insert(failures, name .. ": " .. vim.inspect(detail))
-  end
-end
-local function finish()
-  local out = io.open(os.getenv("GHOSTWRIGHT_RESULT"), "w")
-  out:write(#failures == 0 and "ok\n" or table.concat(failures, "\n") .. "\n")
-  out:close()
-  vim.cmd("qall!")
-end
+local verdict = dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "verdict.lua")
+local check = verdict.check
 
 local function keys(text)
   vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(text, true, false, true), "t", true)
@@ -53,7 +43,7 @@ local function in_insert_mode(steps, timeout_ms)
   vim.fn.feedkeys("A", "x!") -- returns once a step sends <Esc>
 end
 
-local ok, err = pcall(function()
+verdict.run(function()
   vim.cmd("filetype on") -- -u NONE leaves it off; every real configuration has it
   vim.opt.runtimepath:append(os.getenv("GHOSTWRIGHT_PLUGIN"))
   vim.cmd("runtime plugin/ghostwright.lua")
@@ -157,7 +147,3 @@ local ok, err = pcall(function()
     and report:find("1 server%(s%) running") ~= nil, report)
   vim.lsp.stop_client(client.id)
 end)
-if not ok then
-  table.insert(failures, "error: " .. tostring(err))
-end
-finish()
