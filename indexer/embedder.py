@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ghostwright.indexer.atomic import atomic_path
 from ghostwright.indexer.bert_gguf import convert_bert_to_gguf
 from ghostwright.indexer.errors import IndexerError
 
@@ -72,9 +72,8 @@ def default_embedder_gguf(cache_dir: Path | None = None) -> Path:
     if not target.is_file():
         logger.info("converting %s to GGUF at %s", DEFAULT_NAME, target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(f".{os.getpid()}.partial")
-        convert_bert_to_gguf(model_dir, partial, name=DEFAULT_NAME)
-        os.replace(partial, target)
+        with atomic_path(target) as partial:
+            convert_bert_to_gguf(model_dir, partial, name=DEFAULT_NAME)
     return target
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import faiss
 import numpy as np
+
+from ghostwright.indexer.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +91,8 @@ class VectorIndex:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def save(self, path: Path) -> None:
-        partial = path.with_suffix(f".{os.getpid()}.partial")
-        faiss.write_index(self.index, str(partial))
-        os.replace(partial, path)
+        with atomic_path(path) as partial:
+            faiss.write_index(self.index, str(partial))
 
     def _to_ivf(self) -> None:
         """Move every vector into an IVF index trained on them (when the flat one grew large)."""

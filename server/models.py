@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
+from ghostwright.indexer.atomic import atomic_path
 from ghostwright.server.errors import GhostwrightError
 
 logger = logging.getLogger(__name__)
@@ -125,9 +126,8 @@ def _write_stamp(target: Path, sha256: str) -> None:
     """Remember that this exact file (size, mtime) was hashed, so later starts skip the hash."""
     stat = target.stat()
     stamp = {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    tmp = _stamp_path(target).with_suffix(".tmp")
-    tmp.write_text(json.dumps(stamp))
-    os.replace(tmp, _stamp_path(target))
+    with atomic_path(_stamp_path(target)) as partial:
+        partial.write_text(json.dumps(stamp))
 
 
 def _is_verified(target: Path, sha256: str) -> bool:

@@ -10,13 +10,13 @@ k is permuted the same way (without it the output is clearly wrong; gemma needs 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import gguf
 import numpy as np
 from safetensors import safe_open
 
+from ghostwright.indexer.atomic import atomic_path
 from ghostwright.server.errors import GhostwrightError
 
 PEFT_PREFIX = "base_model.model."
@@ -45,11 +45,23 @@ def export_lora_gguf(adapter_dir: Path, base_gguf: Path, output: Path) -> Path:
         raise GhostwrightError(f"gguf does not know the architecture {arch!r}")
     names = gguf.get_tensor_name_map(arch_id, heads["blocks"])
     pairs = _lora_pairs(adapter_dir / "adapter_model.safetensors")
-    partial = output.with_suffix(f".{os.getpid()}.partial")
-    writer = gguf.GGUFWriter(str(partial), arch)
+    with atomic_path(output) as partial:
+        _write_adapter(partial, arch, float(config["lora_alpha"]), names, heads, pairs)
+    return output
+
+
+def _write_adapter(
+    path: Path,
+    arch: str,
+    alpha: float,
+    names: gguf.TensorNameMap,
+    heads: dict[str, int],
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> None:
+    writer = gguf.GGUFWriter(str(path), arch)
     writer.add_type(gguf.GGUFType.ADAPTER)
     writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
-    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(config["lora_alpha"]))
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, alpha)
     for module, (lora_a, lora_b) in sorted(pairs.items()):
         target = names.get_name(module + ".weight", try_suffixes=(".weight",))
         if target is None:
@@ -63,8 +75,6 @@ def export_lora_gguf(adapter_dir: Path, base_gguf: Path, output: Path) -> Path:
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
-    os.replace(partial, output)
-    return output
 
 
 def permute_rows(matrix: np.ndarray, heads: int) -> np.ndarray:

@@ -9,12 +9,12 @@ either, and a failed or refused install leaves the current one untouched.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ghostwright.indexer.atomic import atomic_path
 from ghostwright.server.adapters import CURRENT
 from ghostwright.server.errors import GhostwrightError
 
@@ -64,20 +64,16 @@ def gain_of(candidate: Candidate) -> float:
 
 
 def _atomic_copy(source: Path, target: Path) -> None:
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)
+        with atomic_path(target) as partial:
+            shutil.copyfile(source, partial)
     except OSError as exc:  # a full disk must not leave a half-written adapter behind
-        partial.unlink(missing_ok=True)
         raise GhostwrightError(f"cannot install the adapter into {target.parent}: {exc}") from exc
 
 
 def _atomic_write(target: Path, text: str) -> None:
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
-        partial.write_text(text)
-        os.replace(partial, target)
+        with atomic_path(target) as partial:
+            partial.write_text(text)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise GhostwrightError(f"cannot write {target}: {exc}") from exc

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ghostwright.indexer.atomic import atomic_path
 from ghostwright.server.pipeline.complete import Completer, CompletionRequest, CompletionResult
 from ghostwright.training.evaluate import metrics
 from ghostwright.training.evaluate.data import EvalCase
@@ -215,9 +216,8 @@ def _means(results: Sequence[CaseResult]) -> dict:
 def write_report(path: Path, report: dict) -> None:
     """Atomic: a reader never sees half a file, even if the run is killed while writing."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(report, indent=2), encoding="utf-8")
-    os.replace(temporary, path)
+    with atomic_path(path) as partial:
+        partial.write_text(json.dumps(report, indent=2), encoding="utf-8")
 
 
 def cases_path_for(json_path: Path) -> Path:

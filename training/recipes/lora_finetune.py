@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import random
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import torch
 
+from ghostwright.indexer.atomic import atomic_path
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.training.batches import (
     Example,
@@ -216,9 +216,8 @@ class LoRAFinetuneRecipe:
             "history": self.history,
         }
         target = self.run_dir / f"checkpoint-{self.step:06d}.pt"
-        partial = target.with_suffix(f".{os.getpid()}.partial")
-        torch.save(state, partial)
-        os.replace(partial, target)
+        with atomic_path(target) as partial:
+            torch.save(state, partial)
         for old in sorted(self.run_dir.glob("checkpoint-*.pt"))[:-CHECKPOINTS_KEPT]:
             old.unlink(missing_ok=True)
         return target
