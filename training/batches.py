@@ -1,9 +1,10 @@
 """Tokenized samples -> batches of similar length, in an order that can be resumed exactly.
 
-Each sample is prompt + completion; labels are IGNORE on the prompt, so the loss is on the code
-the model should write. Prompts are cut from the left when a sample is longer than `max_tokens`
-(the end of the prefix matters most). Samples are grouped by length so batches carry little
-padding; the order of batches is a seeded shuffle, so a resumed run continues with the very
+Each sample is the tokens llama.cpp opens every prompt with (Gemma's BOS) + prompt + completion;
+labels are IGNORE on the prompt, so the loss is on the code the model should write. A sample
+longer than `max_tokens` is left out rather than cut: a cut prompt loses its opening markers
+and would teach a prompt the server never sends. Samples are grouped by length so batches carry
+little padding; the order of batches is a seeded shuffle, so a resumed run continues with the very
 batch it would have trained on next.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,16 +29,21 @@ class Example:
     labels: list[int]
 
 
-def load_examples(path: Path, tokenize: Tokenize, max_tokens: int) -> list[Example]:
-    examples = []
+def load_examples(
+    path: Path, tokenize: Tokenize, max_tokens: int, opening: Sequence[int] = ()
+) -> tuple[list[Example], int]:
+    """The samples of a JSONL file that fit `max_tokens`, and how many did not."""
+    examples, too_long = [], 0
     with path.open(encoding="utf-8") as handle:
         for line in handle:
             row = json.loads(line)
-            prompt, completion = tokenize(row["prompt"]), tokenize(row["completion"])
-            completion = completion[: max_tokens // 2]
-            prompt = prompt[-(max_tokens - len(completion)) :]
+            prompt = [*opening, *tokenize(row["prompt"])]
+            completion = tokenize(row["completion"])
+            if len(prompt) + len(completion) > max_tokens:
+                too_long += 1
+                continue
             examples.append(Example(prompt + completion, [IGNORE] * len(prompt) + completion))
-    return examples
+    return examples, too_long
 
 
 def length_batches(examples: list[Example], batch_size: int) -> list[list[int]]:

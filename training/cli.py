@@ -13,6 +13,7 @@ import json
 import logging
 import sysconfig
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         previous = json.loads(saved.read_text())
         config["dataset"] = config["dataset"] or previous["dataset"]
         config["replay_dataset"] = config.get("replay_dataset") or previous["replay_dataset"]
-    config["dataset"] = config["dataset"] or str(_dataset(args, config["model"], home))
+    config["dataset"] = config["dataset"] or str(_dataset(args, config, home))
     if args.stage == "b" and not config.get("replay_dataset"):
         stage_a = _stage_a_datasets()
         config["replay_dataset"] = str(stage_a[-1]) if stage_a else ""
@@ -74,21 +75,24 @@ def _home(args: argparse.Namespace) -> Path:
     return repo / ".ghostwright"
 
 
-def _dataset(args: argparse.Namespace, model: str, home: Path) -> Path:
+def _dataset(args: argparse.Namespace, config: dict[str, Any], home: Path) -> Path:
     from ghostwright.training.data.build import DataOptions, build_dataset
+    from ghostwright.training.data.samples import window_for
 
-    # The standard library's own modules: installed packages and test suites are left out (the
-    # former vary by machine, the latter are mostly fixtures).
-    stage_a_corpus = DataOptions(
-        languages=("python",),
-        exclude=("site-packages/", "dist-packages/", "test/", "tests/", "idle_test/"),
-    )
-
-    fmt = training_format(model)
+    prefix_chars, suffix_chars = window_for(config["max_tokens"])
+    options = DataOptions(prefix_chars=prefix_chars, suffix_chars=suffix_chars)
+    fmt = training_format(config["model"])
     if args.stage == "a":
-        source, options = Path(sysconfig.get_paths()["stdlib"]), stage_a_corpus
+        # The standard library's own modules: installed packages and test suites are left out
+        # (the former vary by machine, the latter are mostly fixtures).
+        source = Path(sysconfig.get_paths()["stdlib"])
+        options = replace(
+            options,
+            languages=("python",),
+            exclude=("site-packages/", "dist-packages/", "test/", "tests/", "idle_test/"),
+        )
     else:
-        source, options = home.parent, DataOptions()
+        source = home.parent
     folder = build_dataset(source, home / "datasets", fmt, options, name=f"stage-{args.stage}")
     counts = json.loads((folder / "manifest.json").read_text())
     print(f"dataset {folder}: {json.dumps(counts['samples'])}")

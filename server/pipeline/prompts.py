@@ -50,6 +50,8 @@ class PromptFormat:
     stop: tuple[str, ...] = ()
     # CodeLlama was trained with a space after <PRE> and before <SUF>/<MID>.
     spaced: bool = False
+    # Suffix-prefix-middle order (StarCoder's SPM layout): the prefix ends the prompt.
+    suffix_first: bool = False
 
     @property
     def is_fim(self) -> bool:
@@ -79,6 +81,8 @@ class PromptFormat:
             header, prefix = "", "".join(snippet_as_code(f, path) for f in context_files) + prefix
         if not self.is_fim:
             return header + prefix
+        if self.suffix_first:
+            return f"{header}{self.fim_prefix}{self.fim_suffix}{suffix}{self.fim_middle}{prefix}"
         if self.spaced:
             return f"{header}{self.fim_prefix} {prefix} {self.fim_suffix}{suffix} {self.fim_middle}"
         return f"{header}{self.fim_prefix}{prefix}{self.fim_suffix}{suffix}{self.fim_middle}"
@@ -134,6 +138,7 @@ class Family:
     # Tokens that must also exist, to tell apart families that share FIM markers.
     signature: tuple[str, ...] = ()
     spaced: bool = False
+    suffix_first: bool = False
     aliases: tuple[str, ...] = field(default=())
     # A format ghostwright teaches through fine-tuning: never detected from a vocabulary (the
     # base model has not seen it), only selected by an adapter trained on it.
@@ -156,6 +161,7 @@ class Family:
             file_sep=file_sep or "",
             stop=stops,
             spaced=self.spaced,
+            suffix_first=self.suffix_first,
         )
 
 
@@ -207,7 +213,11 @@ FAMILIES: tuple[Family, ...] = (
         aliases=("deepseek",),
     ),
     # For models without FIM tokens (the packaged gemma-3-270m): reserved tokens of its own
-    # vocabulary, each a single token, become the markers the fine-tune teaches.
+    # vocabulary, each a single token, become the markers the fine-tune teaches. Suffix first,
+    # so the prompt ends in the prefix and the middle is a plain continuation, the one skill the
+    # base model already has (28% single-line pass@1 from the prefix alone); a LoRA then only
+    # has to teach it to read the suffix and to stop. Trained in PSM order instead, 300 steps
+    # reached 4%.
     Family(
         TRAINED_FIM,
         prefix=("<unused0>",),
@@ -215,6 +225,7 @@ FAMILIES: tuple[Family, ...] = (
         middle=("<unused2>",),
         stop=("<unused3>",),
         trained_only=True,
+        suffix_first=True,
     ),
     Family(
         "codellama",

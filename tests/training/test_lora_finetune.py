@@ -18,7 +18,7 @@ pytest.importorskip("peft")
 from ghostwright.server.errors import GhostwrightError  # noqa: E402
 from ghostwright.server.pipeline.prompts import TRAINED_FIM, select_format  # noqa: E402
 from ghostwright.training.config import load_config  # noqa: E402
-from ghostwright.training.data.build import DataOptions, build_dataset  # noqa: E402
+from ghostwright.training.data.build import DATASET_VERSION, DataOptions, build_dataset  # noqa: E402
 from ghostwright.training.recipes import lora_finetune  # noqa: E402
 
 SOURCE = '''def area(width, height):
@@ -37,7 +37,7 @@ def dataset(tmp_path_factory) -> Path:
     for number in range(8):
         (repo / f"shape{number}.py").write_text(SOURCE.replace("area", f"area{number}"))
     out = tmp_path_factory.mktemp("data")
-    options = DataOptions(fim_per_file=6)
+    options = DataOptions(fim_per_file=6, prefix_chars=80, suffix_chars=30)
     return build_dataset(repo, out, select_format(TRAINED_FIM, None), options)
 
 
@@ -47,7 +47,7 @@ def config_for(model: Path, data: Path, run: Path, **overrides) -> dict:
         f"dataset={data}",
         f"output_dir={run}",
         "batch_size=2",
-        "max_tokens=96",
+        "max_tokens=128",
         "lr=0.01",
         "warmup_steps=2",
         "checkpoint_every=2",
@@ -94,7 +94,7 @@ def test_a_run_killed_mid_way_resumes_to_the_same_adapter(tiny_model, dataset, t
             "dataset": dataset,
             "output_dir": killed,
             "batch_size": 2,
-            "max_tokens": 96,
+            "max_tokens": 128,
             "lr": 0.01,
             "warmup_steps": 2,
             "checkpoint_every": 2,
@@ -147,7 +147,7 @@ def test_train_command_stage_b_builds_data_and_trains(tiny_model, tmp_path):
         f"model={tiny_model}",
         "max_steps=3",
         "batch_size=2",
-        "max_tokens=96",
+        "max_tokens=128",
         "precision=fp32",
         "lora.rank=4",
         "lora.targets=[q_proj, v_proj]",
@@ -157,7 +157,9 @@ def test_train_command_stage_b_builds_data_and_trains(tiny_model, tmp_path):
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["steps"] == 3
-    assert (repo / ".ghostwright" / "datasets" / "stage-b-v1" / "manifest.json").is_file()
+    assert (
+        repo / ".ghostwright" / "datasets" / f"stage-b-v{DATASET_VERSION}" / "manifest.json"
+    ).is_file()
     runs = list((repo / ".ghostwright" / "runs").glob("stage-b-*"))
     assert len(runs) == 1 and (runs[0] / "adapter" / "adapter_model.safetensors").is_file()
     resumed = subprocess.run(

@@ -56,7 +56,10 @@ def test_toy_fine_tune_end_to_end(tmp_path: Path, default_model_path: Path):
     for number in range(6):
         (repo / f"shape{number}.py").write_text(SOURCE.replace("area", f"area{number}"))
     data = build_dataset(
-        repo, tmp_path / "data", select_format(TRAINED_FIM, None), DataOptions(fim_per_file=4)
+        repo,
+        tmp_path / "data",
+        select_format(TRAINED_FIM, None),
+        DataOptions(fim_per_file=4, prefix_chars=100, suffix_chars=40),
     )
     run = tmp_path / "run"
     overrides = [f"dataset={data}", f"output_dir={run}", *TOY]

@@ -143,5 +143,5 @@ def test_training_target_ends_with_the_end_marker():
 def test_the_trained_format_is_never_detected_only_selected():
     assert detect_format(GEMMA3).name == "prefix-only"  # the base model never saw the markers
     fmt = select_format("ghostwright-fim", GEMMA3)
-    assert fmt.render("a(", ")\n") == "<unused0>a(<unused1>)\n<unused2>"
+    assert fmt.render("a(", ")\n") == "<unused0><unused1>)\n<unused2>a("  # suffix first
     assert fmt.render_training_target("x") == "x<unused3>"

@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.pipeline.prompts import PREFIX_ONLY_FORMAT, TRAINED_FIM, select_format
-from ghostwright.training.data.build import DataOptions, build_dataset
+from ghostwright.server.pipeline.prompts import (
+    PREFIX_ONLY_FORMAT,
+    TRAINED_FIM,
+    PromptFormat,
+    select_format,
+)
+from ghostwright.training.data.build import DATASET_VERSION, DataOptions, build_dataset
 from ghostwright.training.data.samples import comment_to_code_holes, fim_holes, render
 
 FIM = select_format(TRAINED_FIM, None)
@@ -50,11 +55,17 @@ def test_comment_to_code_holes():
 
 def test_samples_use_the_servers_prompt_format():
     hole = ("def f():\n    return ", "1\n", "\nprint(f())\n")
-    psm = render(FIM, "a.py", hole, "fim-line")
-    assert psm.prompt == "<unused0>def f():\n    return<unused1>\nprint(f())\n<unused2>"
-    assert psm.completion == " 1\n<unused3>"  # the trailing space is the model's to write
-    spm = render(FIM, "a.py", hole, "fim-line", spm=True)
-    assert spm.prompt == "<unused0><unused1>\nprint(f())\n<unused2>def f():\n    return"
+    trained = render(FIM, "a.py", hole, "fim-line")  # suffix first: the prefix ends the prompt
+    assert trained.prompt == "<unused0><unused1>\nprint(f())\n<unused2>def f():\n    return"
+    assert trained.completion == " 1\n<unused3>"  # the trailing space is the model's to write
+    assert trained.order == "spm"
+    assert trained.prompt == FIM.render("def f():\n    return", "\nprint(f())\n")
+    markers = PromptFormat("psm-model", "<P>", "<S>", "<M>", stop=("<E>",))
+    psm = render(markers, "a.py", hole, "fim-line")
+    assert psm.prompt == "<P>def f():\n    return<S>\nprint(f())\n<M>"
+    assert (psm.order, psm.completion) == ("psm", " 1\n<E>")
+    spm = render(markers, "a.py", hole, "fim-line", spm=True)
+    assert (spm.prompt, spm.order) == ("<P><S>\nprint(f())\n<M>def f():\n    return", "spm")
     prefix_only = render(PREFIX_ONLY_FORMAT, "a.py", hole, "fim-line", spm=True)
     assert prefix_only.prompt == "def f():\n    return"
 
@@ -83,7 +94,7 @@ def test_build_splits_by_file_scrubs_secrets_and_counts(tmp_path: Path):
     text = (folder / "train.jsonl").read_text() + (folder / "validation.jsonl").read_text()
     assert AWS_KEY not in text and "<redacted>" in text
     assert manifest["duplicates"] > 0  # copy.py repeats mod0.py's holes
-    assert manifest["format"] == TRAINED_FIM and manifest["version"] == 1
+    assert manifest["format"] == TRAINED_FIM and manifest["version"] == DATASET_VERSION
     kinds = {kind for split in manifest["samples"].values() for kind in split}
     assert "comment-to-code" in kinds and "fim-line" in kinds
 
@@ -105,5 +116,5 @@ def test_a_repository_without_source_files_is_a_clear_error(tmp_path: Path):
 
 def test_trailing_indentation_moves_into_the_target_as_the_server_prompts():
     sample = render(FIM, "a.py", ("def f():\n    ", "return 1\n", ""), "fim-line")
-    assert sample.prompt == "<unused0>def f():\n<unused1><unused2>"
+    assert sample.prompt == "<unused0><unused1><unused2>def f():\n"
     assert sample.completion == "    return 1\n<unused3>"

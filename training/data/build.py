@@ -26,10 +26,17 @@ from ghostwright.indexer.secrets import scrub
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.pipeline.prompts import PromptFormat
 from ghostwright.server.sources import read_source
-from ghostwright.training.data.samples import Sample, comment_to_code_holes, fim_holes, render
+from ghostwright.training.data.samples import (
+    PREFIX_CHARS,
+    SUFFIX_CHARS,
+    Sample,
+    comment_to_code_holes,
+    fim_holes,
+    render,
+)
 from ghostwright.training.evaluate.repo_holes import split_files
 
-DATASET_VERSION = 1
+DATASET_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,8 @@ class DataOptions:
     spm_share: float = 0.0  # suffix-prefix-middle order, for FIM formats only
     languages: tuple[str, ...] = ()  # empty: every file the index would take
     exclude: tuple[str, ...] = ()  # gitignore-style patterns left out of the corpus
+    prefix_chars: int = PREFIX_CHARS  # code shown before a hole (whole lines)
+    suffix_chars: int = SUFFIX_CHARS  # and after it
 
 
 @dataclass
@@ -85,6 +94,7 @@ def split_by_file(files: list[SourceFile], seed: int) -> dict[str, list[SourceFi
 
 
 def _samples(files: list[SourceFile], fmt: PromptFormat, options: DataOptions) -> Iterable[Sample]:
+    window = (options.prefix_chars, options.suffix_chars)
     for item in files:
         try:
             text = scrub(read_source(item.path))
@@ -98,9 +108,9 @@ def _samples(files: list[SourceFile], fmt: PromptFormat, options: DataOptions) -
         comment = rng.sample(comment, min(wanted, len(comment)))
         for kind, hole in fim:
             spm = rng.random() < options.spm_share
-            yield render(fmt, item.relative, hole, kind, spm)
+            yield render(fmt, item.relative, hole, kind, spm, window)
         for hole in comment:
-            yield render(fmt, item.relative, hole, "comment-to-code")
+            yield render(fmt, item.relative, hole, "comment-to-code", window=window)
 
 
 def _fresh(sample: Sample, seen: set[str]) -> bool:

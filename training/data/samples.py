@@ -14,15 +14,25 @@ prompts it will be served; the loss belongs on the completion only.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ghostwright.indexer.chunker import parser_for
 from ghostwright.server.pipeline.comment_to_code import LINE_COMMENT
 from ghostwright.server.pipeline.prompts import PromptFormat
 from ghostwright.training.evaluate.repo_holes import docstring_bodies, is_word_end
 
-PREFIX_CHARS = 3000  # about 1,000 tokens of code before the hole
-SUFFIX_CHARS = 1000
+# Code shown around a hole by default: about 300 + 100 tokens, so prompt and completion fit the
+# recipe's 512-token sequences whole (a sample cut to fit would lose its opening markers).
+PREFIX_CHARS = 1000
+SUFFIX_CHARS = 350
+
+
+def window_for(max_tokens: int) -> tuple[int, int]:
+    """Prefix and suffix characters that leave room for the completion in `max_tokens`
+    (code runs at about 3.5 characters per token; the defaults are this for 512)."""
+    return max_tokens * PREFIX_CHARS // 512, max_tokens * SUFFIX_CHARS // 512
+
+
 MAX_MIDDLE_CHARS = 600
 MIN_NODE_CHARS = 8
 FIM_KINDS = ("line", "node", "span")
@@ -37,7 +47,7 @@ class Sample:
     completion: str
     kind: str  # fim-line | fim-node | fim-span | comment-to-code
     path: str
-    order: str = "psm"  # or "spm": suffix before prefix, where the format allows
+    order: str = "psm"  # or "spm": suffix before prefix (the format's own order, or chosen)
 
 
 def fim_holes(text: str, language: str, rng: random.Random, count: int) -> list[tuple[str, Hole]]:
@@ -67,10 +77,18 @@ def comment_to_code_holes(text: str, language: str) -> list[Hole]:
     return holes
 
 
-def render(fmt: PromptFormat, path: str, hole: Hole, kind: str, spm: bool = False) -> Sample:
-    """The sample as the server would prompt for it (window cut to the training budget)."""
+def render(
+    fmt: PromptFormat,
+    path: str,
+    hole: Hole,
+    kind: str,
+    spm: bool = False,
+    window: tuple[int, int] = (PREFIX_CHARS, SUFFIX_CHARS),
+) -> Sample:
+    """The sample as the server would prompt for it, with at most `window` characters of
+    prefix and suffix (whole lines)."""
     prefix, middle, suffix = hole
-    prefix, suffix = _window(prefix, suffix)
+    prefix, suffix = _window(prefix, suffix, *window)
     # The server never ends a prompt in spaces (it leaves them for the model to write: see
     # `complete.py`), so neither does training: trailing indentation moves into the target.
     healed = prefix[len(prefix.rstrip(" \t")) :]
@@ -78,10 +96,10 @@ def render(fmt: PromptFormat, path: str, hole: Hole, kind: str, spm: bool = Fals
         healed = healed[healed.rfind("\n") + 1 :]
     prefix, middle = prefix[: len(prefix) - len(healed)], healed + middle
     if spm and fmt.is_fim:
-        prompt = f"{fmt.fim_prefix}{fmt.fim_suffix}{suffix}{fmt.fim_middle}{prefix}"
-        return Sample(prompt, fmt.render_training_target(middle), kind, path, "spm")
+        fmt = replace(fmt, suffix_first=True)
     prompt = fmt.render(prefix, suffix, path=path)
-    return Sample(prompt, fmt.render_training_target(middle), kind, path)
+    order = "spm" if fmt.suffix_first and fmt.is_fim else "psm"
+    return Sample(prompt, fmt.render_training_target(middle), kind, path, order)
 
 
 def _draw(
@@ -150,12 +168,12 @@ def _comment_blocks(lines: list[str], markers: tuple[str, ...]) -> list[Hole]:
     return holes
 
 
-def _window(prefix: str, suffix: str) -> tuple[str, str]:
+def _window(prefix: str, suffix: str, prefix_chars: int, suffix_chars: int) -> tuple[str, str]:
     """The code the server would show: the end of the prefix, the start of the suffix, by line."""
-    if len(prefix) > PREFIX_CHARS:
-        cut = prefix.find("\n", len(prefix) - PREFIX_CHARS)
-        prefix = prefix[cut + 1 :] if cut != -1 else prefix[-PREFIX_CHARS:]
-    if len(suffix) > SUFFIX_CHARS:
-        cut = suffix.rfind("\n", 0, SUFFIX_CHARS)
-        suffix = suffix[:cut] if cut > 0 else suffix[:SUFFIX_CHARS]
+    if len(prefix) > prefix_chars:
+        cut = prefix.find("\n", len(prefix) - prefix_chars)
+        prefix = prefix[cut + 1 :] if cut != -1 else prefix[-prefix_chars:]
+    if len(suffix) > suffix_chars:
+        cut = suffix.rfind("\n", 0, suffix_chars)
+        suffix = suffix[:cut] if cut > 0 else suffix[:suffix_chars]
     return prefix, suffix

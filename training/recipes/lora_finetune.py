@@ -63,12 +63,14 @@ class LoRAFinetuneRecipe:
         torch.manual_seed(self.config["seed"])
         random.seed(self.config["seed"])
         self.model, self.tokenizer = load_model(self.config)
+        self.too_long = 0
         self.train_examples = self._examples("train") + self._replay()
         self.validation_examples = self._examples("validation", required=False)
         if len(self.train_examples) < self.config["batch_size"]:
             raise GhostwrightError(
-                f"the dataset has {len(self.train_examples)} training samples, fewer than one "
-                f"batch of {self.config['batch_size']}"
+                f"the dataset has {len(self.train_examples)} training samples that fit "
+                f"max_tokens={self.config['max_tokens']} ({self.too_long} longer), fewer than "
+                f"one batch of {self.config['batch_size']}"
             )
         self.batches = length_batches(self.train_examples, self.config["batch_size"])
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -99,7 +101,13 @@ class LoRAFinetuneRecipe:
         def tokenize(text: str) -> list[int]:
             return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-        return load_examples(path, tokenize, self.config["max_tokens"])
+        # What the tokenizer opens a text with (Gemma: BOS), as llama.cpp does for every prompt.
+        opening = self.tokenizer("", add_special_tokens=True)["input_ids"]
+        examples, too_long = load_examples(path, tokenize, self.config["max_tokens"], opening)
+        if too_long:
+            logger.info("%s: %d samples longer than max_tokens left out", path, too_long)
+            self.too_long += too_long
+        return examples
 
     def _lr_factor(self, step: int) -> float:
         """Linear warmup, then cosine decay to 10% of the peak."""
@@ -187,17 +195,19 @@ class LoRAFinetuneRecipe:
 
     @torch.no_grad()
     def validation_loss(self) -> float:
+        """Mean loss per completion token over the same seeded sample of validation examples
+        at every evaluation (batches of one length class alone are too noisy to compare)."""
         self.model.eval()
-        batches = length_batches(self.validation_examples, self.config["batch_size"])
-        losses = []
+        size = self.config["batch_size"]
+        wanted = min(len(self.validation_examples), size * self.config["eval_batches"])
+        chosen = random.Random(self.config["seed"]).sample(self.validation_examples, wanted)
+        total, tokens = 0.0, 0
         pad = self.tokenizer.pad_token_id or 0
-        stride = max(1, len(batches) // max(1, self.config["eval_batches"]))
-        for indices in batches[::stride][: self.config["eval_batches"]]:  # short and long alike
-            loss, count = self._loss(collate([self.validation_examples[i] for i in indices], pad))
-            if count:
-                losses.append(float(loss))
+        for indices in length_batches(chosen, size):
+            loss, count = self._loss(collate([chosen[i] for i in indices], pad))
+            total, tokens = total + float(loss) * count, tokens + count
         self.model.train()
-        return sum(losses) / max(1, len(losses))
+        return total / max(1, tokens)
 
     # -- checkpoints --------------------------------------------------------------------------
 
