@@ -1,8 +1,10 @@
-"""The repository's installed adapter (`.ghostwright/adapters/current.json`) as settings.
+"""The installed adapter as settings: the repository's own (`.ghostwright/adapters/`, Stage B),
+else the user's general one (`<user data>/ghostwright/adapters/`, Stage A: it teaches the default
+model fill-in-the-middle, so it serves every repository without one of its own).
 
 A user who set `adapter` (or `prompt_format`) explicitly keeps it; otherwise the installed adapter
-applies with the prompt format it was trained on. The server polls the record and reloads when
-it changes, so a finished fine-tune takes effect without a restart.
+applies with the prompt format it was trained on. The server polls the records and reloads when
+one changes, so a finished fine-tune takes effect without a restart.
 """
 
 from __future__ import annotations
@@ -27,8 +29,17 @@ def current_adapter(adapters_dir: Path) -> dict | None:
     return {**record, "path": str(path)} if record.get("adapter") and path.is_file() else None
 
 
+def user_adapters_dir() -> Path:
+    """Where Stage A adapters are installed (`$XDG_DATA_HOME/ghostwright/adapters` on Linux)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("ghostwright")) / "adapters"
+
+
 def installed_adapter(root: Path | None) -> dict | None:
-    return current_adapter(root / ADAPTERS_DIR) if root is not None else None
+    """The repository's adapter, else the user's general one, else None."""
+    own = current_adapter(root / ADAPTERS_DIR) if root is not None else None
+    return own or current_adapter(user_adapters_dir())
 
 
 def with_installed_adapter(settings: Settings, root: Path | None) -> Settings:
@@ -42,11 +53,14 @@ def with_installed_adapter(settings: Settings, root: Path | None) -> Settings:
     return replace(settings, adapter=record["path"], prompt_format=prompt_format)
 
 
-def record_stamp(root: Path | None) -> float | None:
-    """When current.json last changed (None: no record), for cheap polling."""
-    if root is None:
-        return None
+def record_stamp(root: Path | None) -> tuple[float | None, ...]:
+    """When the repository's and the user's current.json last changed, for cheap polling."""
+    folders = ([root / ADAPTERS_DIR] if root is not None else []) + [user_adapters_dir()]
+    return tuple(_mtime(folder / CURRENT) for folder in folders)
+
+
+def _mtime(path: Path) -> float | None:
     try:
-        return (root / ADAPTERS_DIR / CURRENT).stat().st_mtime
+        return path.stat().st_mtime
     except OSError:
         return None

@@ -24,6 +24,7 @@ from ghostwright.server.features import (
     indexing,
     inline_completion,
     lifecycle,
+    training,
 )
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class GhostwrightServer(LanguageServer):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.index: LiveIndex | None = None
         self.index_state = "not built"
+        self.training: dict[str, asyncio.subprocess.Process] = {}  # the running fine-tune
 
     def read_workspace_settings(self) -> None:
         root = self.workspace.root_path
@@ -114,6 +116,7 @@ def build_server(backend_factory: BackendFactory | None = None) -> GhostwrightSe
     code_action.register(server)
     commands.register(server)
     indexing.register(server)
+    training.register(server)
     return server
 
 

@@ -11,14 +11,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import sysconfig
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ghostwright.server.config import Settings, project_root
 from ghostwright.server.errors import GhostwrightError
+
+if TYPE_CHECKING:
+    from ghostwright.training.publish import Target
 
 
 def add_train_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -28,6 +32,18 @@ def add_train_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
     parser.add_argument("--config", type=Path, help="recipe YAML (default: the packaged one)")
     parser.add_argument("--max-steps", type=int)
     parser.add_argument("--resume", action="store_true", help="continue the newest run")
+    parser.add_argument(
+        "--force", action="store_true", help="install even if it does not beat the current model"
+    )
+    parser.add_argument(
+        "--no-install", action="store_true", help="train only: no export, check, gate or install"
+    )
+    parser.add_argument(
+        "--gate-cases", type=int, help="held-out holes the gate compares on (default 200)"
+    )
+    parser.add_argument(
+        "--progress-json", action="store_true", help="progress as JSON lines on stdout"
+    )
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     return parser
 
@@ -36,33 +52,93 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
     # bitsandbytes (imported by peft) warns about missing GPU kernels on every CPU start.
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     from ghostwright.training.config import load_config
-    from ghostwright.training.recipes.lora_finetune import run
+    from ghostwright.training.progress import TrainProgress
+    from ghostwright.training.publish import publish
+    from ghostwright.training.recipes.lora_finetune import train_run
 
     overrides = list(args.overrides)
     if args.max_steps is not None:
         if args.max_steps < 1:
             raise GhostwrightError("--max-steps must be at least 1")
         overrides.append(f"max_steps={args.max_steps}")
+    if args.gate_cases is not None and args.gate_cases < 1:
+        raise GhostwrightError("--gate-cases must be at least 1")
     config = load_config(args.config, overrides, "lora_default.yaml")
     if config.get("model", "default") == "default":
         config["model"] = settings.model
+    progress = TrainProgress(args.progress_json)
     home = _home(args)
     run_dir = Path(config["output_dir"] or _run_dir(home, args.stage, args.resume))
     saved = run_dir / "train-config.json"
-    if args.resume and saved.is_file():  # the run's own data, whatever changed since
+    if args.resume and saved.is_file():  # the run's own data and start, whatever changed since
         previous = json.loads(saved.read_text())
-        config["dataset"] = config["dataset"] or previous["dataset"]
-        config["replay_dataset"] = config.get("replay_dataset") or previous["replay_dataset"]
-    config["dataset"] = config["dataset"] or str(_dataset(args, config, home))
-    if args.stage == "b" and not config.get("replay_dataset"):
-        stage_a = _stage_a_datasets()
-        config["replay_dataset"] = str(stage_a[-1]) if stage_a else ""
+        for key in ("dataset", "replay_dataset", "init_adapter"):
+            config[key] = config.get(key) or previous.get(key, "")
+    target = _target(args, config, home)
+    if not config["dataset"]:
+        progress.phase("data", f"building the training data from {target.corpus}")
+        config["dataset"] = str(_dataset(target, config, home, args.stage))
+    if args.stage == "b":
+        _start_from_stage_a(config)
     config["output_dir"] = str(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps(config, indent=2))
-    summary = run(config, resume=args.resume, progress_bar=True)
-    print(json.dumps({key: summary[key] for key in ("steps", "final_loss", "bf16", "adapter")}))
+    progress.phase("train", f"training {run_dir}")
+    recipe = train_run(config, resume=args.resume, progress=progress.step)
+    summary = {key: recipe.summary[key] for key in ("steps", "final_loss", "bf16", "adapter")}
+    if not args.no_install:
+        summary |= publish(
+            recipe, target, settings, progress, force=args.force, gate_limit=args.gate_cases
+        )
+        progress.phase("install", _install_message(summary))
+    progress.result(summary)
     return 0
+
+
+def _install_message(summary: dict) -> str:
+    gate = summary["gate"]
+    before, after = gate["before"]["exact_match"], gate["after"]["exact_match"]
+    measured = f"exact match on {gate['cases']} held-out holes: {before:.1%} -> {after:.1%}"
+    if summary["installed"]:
+        return f"installed {summary['installed']} ({measured})"
+    return f"not installed: {summary['not_installed']}"
+
+
+def _target(args: argparse.Namespace, config: dict[str, Any], home: Path) -> Target:
+    """The corpus the stage learns from and where its adapter is installed."""
+    from ghostwright.server.adapters import ADAPTERS_DIR, user_adapters_dir
+    from ghostwright.training.data.build import DataOptions
+    from ghostwright.training.data.samples import window_for
+    from ghostwright.training.publish import Target
+
+    prefix_chars, suffix_chars = window_for(config["max_tokens"])
+    options = DataOptions(prefix_chars=prefix_chars, suffix_chars=suffix_chars)
+    if args.stage == "b":
+        return Target(home.parent, options, home.parent, home.parent / ADAPTERS_DIR)
+    # The standard library's own modules: installed packages and test suites are left out (the
+    # former vary by machine, the latter are mostly fixtures).
+    stage_a = replace(
+        options,
+        languages=("python",),
+        exclude=("site-packages/", "dist-packages/", "test/", "tests/", "idle_test/"),
+    )
+    return Target(Path(sysconfig.get_paths()["stdlib"]), stage_a, None, user_adapters_dir())
+
+
+def _start_from_stage_a(config: dict[str, Any]) -> None:
+    """Stage B continues the installed Stage A adapter and replays Stage A samples."""
+    from ghostwright.server.adapters import current_adapter, user_adapters_dir
+
+    start = str(config.get("init_adapter") or "")
+    if start == "none":  # asked for a fresh LoRA
+        start = ""
+    elif not start:
+        peft_dir = (current_adapter(user_adapters_dir()) or {}).get("peft_dir", "")
+        start = peft_dir if peft_dir and Path(peft_dir).is_dir() else ""
+    config["init_adapter"] = start
+    if not config.get("replay_dataset"):
+        stage_a = _stage_a_datasets()
+        config["replay_dataset"] = str(stage_a[-1]) if stage_a else ""
 
 
 def _home(args: argparse.Namespace) -> Path:
@@ -75,27 +151,15 @@ def _home(args: argparse.Namespace) -> Path:
     return repo / ".ghostwright"
 
 
-def _dataset(args: argparse.Namespace, config: dict[str, Any], home: Path) -> Path:
-    from ghostwright.training.data.build import DataOptions, build_dataset
-    from ghostwright.training.data.samples import window_for
+def _dataset(target: Target, config: dict[str, Any], home: Path, stage: str) -> Path:
+    from ghostwright.training.data.build import build_dataset
 
-    prefix_chars, suffix_chars = window_for(config["max_tokens"])
-    options = DataOptions(prefix_chars=prefix_chars, suffix_chars=suffix_chars)
     fmt = training_format(config["model"])
-    if args.stage == "a":
-        # The standard library's own modules: installed packages and test suites are left out
-        # (the former vary by machine, the latter are mostly fixtures).
-        source = Path(sysconfig.get_paths()["stdlib"])
-        options = replace(
-            options,
-            languages=("python",),
-            exclude=("site-packages/", "dist-packages/", "test/", "tests/", "idle_test/"),
-        )
-    else:
-        source = home.parent
-    folder = build_dataset(source, home / "datasets", fmt, options, name=f"stage-{args.stage}")
+    folder = build_dataset(
+        target.corpus, home / "datasets", fmt, target.options, name=f"stage-{stage}"
+    )
     counts = json.loads((folder / "manifest.json").read_text())
-    print(f"dataset {folder}: {json.dumps(counts['samples'])}")
+    print(f"dataset {folder}: {json.dumps(counts['samples'])}", file=sys.stderr)
     return folder
 
 

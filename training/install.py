@@ -29,6 +29,7 @@ class Candidate:
     check: dict  # LogitCheck.as_dict()
     before: dict  # eval metrics of the current model on the held-out cases
     after: dict  # the same cases with this adapter
+    peft_dir: str = ""  # the trained peft folder, where a later stage can start from
 
 
 def install(candidate: Candidate, adapters_dir: Path, *, force: bool = False) -> Path:

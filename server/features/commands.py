@@ -39,7 +39,12 @@ def status_of(server: GhostwrightServer) -> dict:
     record = installed_adapter(server.workspace_root())
     active = record is not None and record["path"] == server.engine.settings.adapter
     gain = record.get("gain_exact_match") if active else None
-    return {**server.engine.status(), "index": index_status(server), "adapter_gain": gain}
+    return {
+        **server.engine.status(),
+        "index": index_status(server),
+        "adapter_gain": gain,
+        "training": bool(server.training),
+    }
 
 
 async def load_model(server: GhostwrightServer, title: str) -> None:

@@ -11,6 +11,7 @@ from ghostwright.server.config import client_settings
 from ghostwright.server.features.adapter_watch import watch_installed_adapter
 from ghostwright.server.features.commands import load_model
 from ghostwright.server.features.indexing import close_index, start_index
+from ghostwright.server.features.training import stop_training
 
 if TYPE_CHECKING:
     from ghostwright.server.app import GhostwrightServer
@@ -40,5 +41,6 @@ def register(server: GhostwrightServer) -> None:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: GhostwrightServer, *args: object) -> None:
+        stop_training(ls)
         close_index(ls)
         ls.engine.close()

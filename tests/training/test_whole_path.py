@@ -102,3 +102,37 @@ def test_toy_fine_tune_end_to_end(tmp_path: Path, default_model_path: Path):
         assert completer.backend.prompt_format.name == TRAINED_FIM
         result = completer.complete(CompletionRequest("def f(x):\n    return ", 1, 11))
     assert result.error == "" and result.stop_reason not in ("error",)
+
+
+def test_train_command_gates_and_installs_with_json_progress(tmp_path: Path):
+    """`ghostwright train` as the language server runs it: JSON progress, then the gate on
+    held-out holes; a toy adapter is refused unless it wins, and `--force` installs it."""
+    import json
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for number in range(6):
+        (repo / f"shape{number}.py").write_text(SOURCE.replace("area", f"area{number}"))
+    command = [
+        *(sys.executable, "-m", "ghostwright.server", "train", "--repo", str(repo)),
+        *("--progress-json", "--gate-cases", "4", "--force"),
+        *TOY,
+        "max_steps=2",
+        "replay_share=0",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    phases = [event["phase"] for event in events if event["event"] == "phase"]
+    assert phases == ["data", "train", "export", "verify", "gate-before", "gate-after", "install"]
+    steps = [event for event in events if event["event"] == "step"]
+    assert [event["step"] for event in steps] == [1, 2] and steps[-1]["eta_s"] == 0
+    cases = [event for event in events if event["event"] == "cases"]
+    assert cases[-1] == {"event": "cases", "phase": "gate-after", "done": 4, "total": 4}
+    result = events[-1]
+    assert result["event"] == "done" and result["check"]["passed"]
+    assert result["gate"]["cases"] == 4 and result["gate"]["before"]["n"] == 4
+    record = json.loads((repo / ".ghostwright" / "adapters" / "current.json").read_text())
+    assert Path(result["installed"]).name == record["adapter"]
+    assert record["before"]["exact_match"] == result["gate"]["before"]["exact_match"]
+    assert Path(record["peft_dir"], "adapter_model.safetensors").is_file()

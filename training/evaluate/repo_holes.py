@@ -57,12 +57,17 @@ def split_files(files: list[SourceFile], seed: int) -> tuple[list[SourceFile], l
 
 
 def mine_repository(
-    root: Path, seed: int = 0, holes_per_file: int = 12, languages: tuple[str, ...] = ()
+    root: Path,
+    seed: int = 0,
+    holes_per_file: int = 12,
+    languages: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
 ) -> MinedHoles:
     """Every hole of the held-out files, in file order then stratum order."""
     if not root.is_dir():
         raise GhostwrightError(f"not a directory: {root}")
-    files = [item for item in iter_source_files(root, languages=languages) if item.language]
+    listed = iter_source_files(root, languages=languages, exclude=exclude)
+    files = [item for item in listed if item.language]
     if len(files) < 2:
         raise GhostwrightError(f"{root} has fewer than two source files to split")
     held_out, context = split_files(files, seed)

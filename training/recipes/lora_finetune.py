@@ -18,6 +18,7 @@ import logging
 import math
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ class LoRAFinetuneRecipe:
         self.epoch = 0
         self.position = 0  # batches of this epoch already trained on
         self.history: list[dict] = []
+        self.summary: dict = {}
 
     # -- setup --------------------------------------------------------------------------------
 
@@ -63,6 +65,8 @@ class LoRAFinetuneRecipe:
         torch.manual_seed(self.config["seed"])
         random.seed(self.config["seed"])
         self.model, self.tokenizer = load_model(self.config)
+        if start := starting_adapter(self.config):
+            load_adapter_weights(self.model, start)
         self.too_long = 0
         self.train_examples = self._examples("train") + self._replay()
         self.validation_examples = self._examples("validation", required=False)
@@ -274,6 +278,37 @@ class LoRAFinetuneRecipe:
         return summary
 
 
+def load_adapter_weights(model: Any, folder: Path) -> None:
+    """Start from a trained adapter (Stage B from Stage A) instead of a fresh LoRA."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    try:
+        weights = load_file(str(folder / "adapter_model.safetensors"))
+        set_peft_model_state_dict(model, weights)
+    except (OSError, RuntimeError) as exc:  # missing, damaged, or another rank or target set
+        raise GhostwrightError(f"cannot start from the adapter in {folder}: {exc}") from exc
+
+
+def starting_adapter(config: dict[str, Any]) -> Path | None:
+    """The peft folder `init_adapter` names (None: a fresh LoRA; `none` asks for one)."""
+    value = str(config.get("init_adapter") or "")
+    return Path(value).expanduser() if value and value != "none" else None
+
+
+def adapter_shape(folder: Path) -> dict[str, Any]:
+    """rank, alpha and targets of a saved peft adapter, as the config's `lora` keys."""
+    try:
+        saved = json.loads((folder / "adapter_config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise GhostwrightError(f"cannot start from the adapter in {folder}: {exc}") from exc
+    return {
+        "rank": saved["r"],
+        "alpha": saved["lora_alpha"],
+        "targets": sorted(saved["target_modules"]),
+    }
+
+
 def load_model(config: dict[str, Any]) -> tuple[Any, Any]:
     """The base model (GGUF through transformers, or an HF folder) wrapped in a peft LoRA."""
     from peft import LoraConfig, get_peft_model
@@ -295,7 +330,9 @@ def load_model(config: dict[str, Any]) -> tuple[Any, Any]:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
     except (OSError, ValueError) as exc:
         raise GhostwrightError(f"cannot load model weights from {source}: {exc}") from exc
-    lora = config["lora"]
+    lora = dict(config["lora"])
+    if start := starting_adapter(config):  # its shape wins: the weights must fit
+        lora |= adapter_shape(start)
     peft_config = LoraConfig(
         r=lora["rank"],
         lora_alpha=lora["alpha"],
@@ -333,24 +370,36 @@ def plot_curve(history: list[dict], target: Path) -> None:
     plt.close(figure)
 
 
-def run(config: dict[str, Any], resume: bool = True, progress_bar: bool = True) -> dict:
-    """Set up, resume when a checkpoint exists (and `resume`), train, save the adapter."""
+def train_run(
+    config: dict[str, Any], resume: bool = True, progress: Callable | None = None
+) -> LoRAFinetuneRecipe:
+    """Set up, resume when a checkpoint exists (and `resume`), train, save the adapter; the
+    trained recipe (model in memory) is returned for export and verification."""
     recipe = LoRAFinetuneRecipe(config)
     recipe.setup()
     if resume:
         recipe.load_checkpoint()
-    bar = _progress_bar(config["max_steps"], recipe.step) if progress_bar else None
-    summary = recipe.train(bar)
-    summary["adapter"] = str(recipe.save_adapter())
-    return summary
+    recipe.summary = recipe.train(progress)
+    recipe.summary["adapter"] = str(recipe.save_adapter())
+    return recipe
 
 
-def _progress_bar(total: int, start: int):  # noqa: ANN202 - a tqdm-backed callback
+def run(config: dict[str, Any], resume: bool = True, progress_bar: bool = True) -> dict:
+    """`train_run` with a progress bar; returns the summary."""
+    bar = progress_bar_from(config["max_steps"]) if progress_bar else None
+    return train_run(config, resume, bar).summary
+
+
+def progress_bar_from(total: int) -> Callable[[int, int, dict], None]:
+    """A tqdm bar (ETA, loss, tokens/s) fed by `train`'s progress callback."""
     from tqdm import tqdm
 
-    bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True)
+    bar = None
 
     def update(step: int, steps: int, record: dict) -> None:
+        nonlocal bar
+        if bar is None:  # opened at the first step, so a resumed run starts where it was
+            bar = tqdm(total=total, initial=step - 1, unit="step", dynamic_ncols=True)
         bar.update(step - bar.n)
         bar.set_postfix(loss=f"{record['loss']:.3f}", tok_s=f"{record['tokens_per_s']:.0f}")
         if step == steps:

@@ -30,8 +30,9 @@ export function commandTable(host: CommandHost): CommandTable {
     }
   };
   return {
-    "ghostwright.fineTune": () =>
-      run(SERVER_COMMANDS.train, () => host.showInformation("ghostwright: fine-tuning finished")),
+    // The server runs the fine-tune in a child process, shows its progress ($/progress, with a
+    // Cancel button) and says how it ended (installed, refused by the gate, cancelled, failed).
+    "ghostwright.fineTune": () => run(SERVER_COMMANDS.train, () => host.refreshStatus()),
     "ghostwright.reindex": () =>
       run(SERVER_COMMANDS.reindex, (index) => {
         host.refreshStatus();

@@ -52,8 +52,13 @@ M.actions = {
     server_command("ghostwright.reindex", function(index) echo("index " .. describe_index(index)) end)
   end,
   train = function()
-    echo("fine-tuning on this workspace (progress in the server's $/progress)")
-    server_command("ghostwright.train", function() echo("fine-tuning finished") end)
+    -- The server shows progress ($/progress) and says how the run ended (window/showMessage).
+    echo("fine-tuning on this workspace in the background")
+    server_command("ghostwright.train", function(result)
+      if type(result) == "table" and result.error then
+        echo("fine-tune: " .. result.error, "error")
+      end
+    end)
   end,
   toggle = function()
     config.options.enabled = not config.options.enabled

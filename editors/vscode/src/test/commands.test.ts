@@ -51,6 +51,12 @@ test("fine-tune runs ghostwright.train and reports a server failure as one error
   ]);
 });
 
+test("fine-tune leaves the outcome to the server's own message and refreshes the status", async () => {
+  const { host, calls } = fakeHost({ "ghostwright.train": { installed: "/repo/.ghostwright/adapters/a.gguf" } });
+  await commandTable(host)["ghostwright.fineTune"]();
+  assert.deepEqual(calls, ["server:ghostwright.train", "refresh"]);
+});
+
 test("toggle flips the setting and restart restarts", async () => {
   const { host, calls } = fakeHost();
   const table = commandTable(host);

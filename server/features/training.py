@@ -1,0 +1,209 @@
+"""`ghostwright.train`: fine-tune on the workspace from the editor, with `$/progress` and cancel.
+
+Training runs as `ghostwright train --progress-json` in a child process at low CPU priority: the
+server keeps answering completions, a crash in torch cannot take it down, and cancelling is a
+SIGTERM (the run keeps its checkpoints; `{"resume": true}` continues it). When the child
+installs an adapter, the adapter watcher switches to it and says so.
+
+Arguments (optional, one object): {"stage": "a" | "b", "maxSteps": N, "resume": bool,
+"force": bool, "config": "recipe.yaml", "gateCases": N}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from ghostwright.server.features.progress import Progress, work_done
+
+if TYPE_CHECKING:
+    from ghostwright.server.app import GhostwrightServer
+
+logger = logging.getLogger(__name__)
+
+TRAIN = "ghostwright.train"
+CHILD_NICENESS = 10
+# Share of the progress bar each phase ends at (training takes most of the time).
+PHASE_END = {"data": 3, "train": 80, "export": 82, "verify": 85, "gate-before": 92}
+PHASE_END |= {"gate-after": 99, "install": 100}
+
+
+def register(server: GhostwrightServer) -> None:
+    running = server.training  # {"process": ...} while a fine-tune runs
+
+    # The server comes from this closure (see commands.register for why).
+    @server.command(TRAIN)
+    async def train(*args: object) -> dict:
+        # pygls passes the server first to a handler taking only *args.
+        options = _options(tuple(arg for arg in args if arg is not server))
+        if "error" in options:
+            return _fail(server, options["error"])
+        if running:
+            return _fail(server, "a fine-tune is already running")
+        root = server.workspace_root()
+        if root is None and options["stage"] == "b":
+            return _fail(server, "open a folder first: the fine-tune learns the workspace")
+        command = [sys.executable, "-m", "ghostwright.server", "train", "--progress-json"]
+        command += ["--stage", options["stage"]]
+        command += ["--repo", str(root)] if root is not None else []
+        command += [f"--max-steps={options['maxSteps']}"] if options.get("maxSteps") else []
+        command += ["--resume"] if options.get("resume") else []
+        command += ["--force"] if options.get("force") else []
+        command += ["--config", str(options["config"])] if options.get("config") else []
+        command += [f"--gate-cases={options['gateCases']}"] if options.get("gateCases") else []
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            cwd=str(root) if root else None,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            limit=1 << 20,
+        )
+        running["process"] = process
+        try:
+            os.setpriority(os.PRIO_PROCESS, process.pid, CHILD_NICENESS)
+        except OSError:
+            pass  # a priority is a courtesy, not a requirement
+        try:
+            return await _follow(server, process)
+        finally:
+            running.clear()
+
+
+def stop_training(server: GhostwrightServer) -> None:
+    """SIGTERM a running fine-tune (its checkpoints stay for `resume`)."""
+    process = server.training.get("process")
+    if process is not None and process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+
+
+async def _follow(server: GhostwrightServer, process: asyncio.subprocess.Process) -> dict:
+    errors: deque[str] = deque(maxlen=20)
+    result: dict[str, Any] = {}
+    async with work_done(server, "ghostwright: fine-tuning") as progress:
+        stderr = asyncio.ensure_future(_collect(process.stderr, errors))
+        cancel = asyncio.ensure_future(_cancel_when_asked(progress, process))
+        assert process.stdout is not None
+        async for raw in process.stdout:
+            event = _event(raw)
+            if event.get("event") == "done":
+                result = event
+            elif event:
+                _report(progress, event)
+        code = await process.wait()
+        cancel.cancel()
+        await stderr
+        cancelled = progress.cancelled
+    if cancelled:
+        message = "fine-tune cancelled; its checkpoints are kept (resume: true continues it)"
+        _show(server, types.MessageType.Info, message)
+        return {"cancelled": True}
+    if code != 0 or not result:
+        failure = next((line for line in reversed(errors) if "error" in line), "")
+        logger.error("fine-tune exited with %s:\n%s", code, "\n".join(errors))
+        return _fail(server, failure.removeprefix("ghostwright: error: ") or f"exit {code}")
+    _show(server, types.MessageType.Info, f"ghostwright: {_outcome(result)}")
+    return result
+
+
+def _options(args: tuple[object, ...]) -> dict[str, Any]:
+    """The one optional argument object (Neovim sends {} for none, VS Code [] or [{...}])."""
+    given = args[0] if args else {}
+    if isinstance(given, list | tuple):  # the arguments list itself, as some clients nest it
+        given = given[0] if given else {}
+    if not isinstance(given, dict):
+        return {"error": f"the argument must be an object like {{'stage': 'b'}}, not {given!r}"}
+    stage = str(given.get("stage", "b")).lower()
+    if stage not in ("a", "b"):
+        return {"error": f"stage must be 'a' or 'b', not {given.get('stage')!r}"}
+    for key in ("maxSteps", "gateCases"):
+        value = given.get(key)
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if value is not None and not (whole and value >= 1):
+            return {"error": f"{key} must be a whole number of at least 1, not {value!r}"}
+    return {**given, "stage": stage}
+
+
+def _event(raw: bytes) -> dict:
+    try:
+        event = json.loads(raw)
+    except ValueError:
+        return {}  # a stray library print on stdout is not progress
+    return event if isinstance(event, dict) else {}
+
+
+def _report(progress: Progress, event: dict) -> None:
+    kind = event.get("event")
+    if kind == "phase":  # reported as a phase begins; "install" comes once it is done
+        name = str(event.get("phase", ""))
+        percent = PHASE_END["install"] if name == "install" else _phase_start(name)
+        progress.report(str(event.get("message", "")), percent)
+    elif kind == "step":
+        steps = max(1, int(event["steps"]))
+        start, end = _phase_start("train"), PHASE_END["train"]
+        percent = start + (end - start) * int(event["step"]) // steps
+        eta = int(event.get("eta_s", 0))
+        message = (
+            f"step {event['step']}/{steps}, loss {event['loss']:.3f}, "
+            f"{event['tokens_per_s']:.0f} tok/s, ETA {eta // 60} min {eta % 60:02d} s"
+        )
+        progress.report(message, percent)
+    elif kind == "cases":
+        name = str(event.get("phase", ""))
+        start, end = _phase_start(name), PHASE_END.get(name, 100)
+        total = max(1, int(event["total"]))
+        percent = start + (end - start) * int(event["done"]) // total
+        side = "current model" if name == "gate-before" else "new adapter"
+        progress.report(f"measuring the {side}: {event['done']}/{total} held-out holes", percent)
+
+
+def _phase_start(name: str) -> int:
+    names = list(PHASE_END)
+    index = names.index(name) if name in names else 0
+    return PHASE_END[names[index - 1]] if index > 0 else 0
+
+
+async def _cancel_when_asked(progress: Progress, process: asyncio.subprocess.Process) -> None:
+    while process.returncode is None:
+        if progress.cancelled:
+            process.send_signal(signal.SIGTERM)
+            return
+        await asyncio.sleep(0.2)
+
+
+async def _collect(stream: asyncio.StreamReader | None, lines: deque[str]) -> None:
+    if stream is None:
+        return
+    async for raw in stream:
+        # tqdm-free in JSON mode, but library warnings still come here: keep the tail.
+        text = raw.decode(errors="replace").strip()
+        if text:
+            lines.append(text)
+
+
+def _outcome(result: dict) -> str:
+    gate = result.get("gate") or {}
+    if not gate:
+        return f"fine-tune finished ({result.get('steps')} steps)"
+    before, after = gate["before"]["exact_match"], gate["after"]["exact_match"]
+    measured = f"exact match {before:.1%} -> {after:.1%} on {gate['cases']} held-out holes"
+    if result.get("installed"):
+        return f"fine-tune installed ({measured})"
+    return f"fine-tune finished but not installed: it did not beat the current model ({measured})"
+
+
+def _fail(server: GhostwrightServer, message: str) -> dict:
+    _show(server, types.MessageType.Error, f"ghostwright: {message}")
+    return {"error": message}
+
+
+def _show(server: GhostwrightServer, kind: types.MessageType, message: str) -> None:
+    server.window_show_message(types.ShowMessageParams(kind, message))

@@ -1,0 +1,118 @@
+"""`ghostwright.train` from the editor: a real fine-tune child process (toy size, the real default
+model), `$/progress` with steps and ETA, the gate, the install the server then switches to, and
+cancel. The server itself runs the fake backend; the child trains and measures the real model."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from tests.e2e.test_lsp_fake import capabilities, wait_until_ready
+
+pytest.importorskip("peft")
+pytestmark = [pytest.mark.model, pytest.mark.e2e]
+
+SERVER = [sys.executable, str(Path(__file__).with_name("fake_server.py"))]
+SOURCE = '''def area(width, height):
+    """Return the area."""
+    return width * height
+
+
+def perimeter(width, height):
+    return 2 * (width + height)
+'''
+TOY_RECIPE = """
+batch_size: 2
+max_tokens: 64
+lr: 1.0e-3
+warmup_steps: 1
+checkpoint_every: 1
+eval_every: 0
+replay_share: 0
+lora: {rank: 2, alpha: 4, dropout: 0.0, targets: [q_proj, v_proj]}
+"""
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+async def client(lsp_client: LanguageClient, tmp_path_factory):
+    root = tmp_path_factory.mktemp("repo")
+    for number in range(6):
+        (root / f"shape{number}.py").write_text(SOURCE.replace("area", f"area{number}"))
+    (root / "toy.yaml").write_text(TOY_RECIPE)
+    params = types.InitializeParams(capabilities=capabilities(), root_uri=root.as_uri())
+    await lsp_client.initialize_session(params)
+    lsp_client.root = root
+    await wait_until_ready(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def train(client: LanguageClient, **arguments) -> dict:
+    params = types.ExecuteCommandParams(command="ghostwright.train", arguments=[arguments])
+    return await client.workspace_execute_command_async(params)
+
+
+def reports_titled(client: LanguageClient, title: str) -> tuple[str, list]:
+    for token, reports in client.progress_reports.items():
+        if any(isinstance(r, types.WorkDoneProgressBegin) and r.title == title for r in reports):
+            return token, reports
+    return "", []
+
+
+async def test_bad_arguments_get_one_error_message(client: LanguageClient):
+    assert "stage must be" in (await train(client, stage="c"))["error"]
+    assert "maxSteps must be" in (await train(client, maxSteps=0))["error"]
+    messages = [m.message for m in client.messages if m.type == types.MessageType.Error]
+    assert any("stage must be 'a' or 'b'" in message for message in messages)
+
+
+async def test_fine_tune_reports_progress_installs_and_is_picked_up(client: LanguageClient):
+    config = str(client.root / "toy.yaml")
+    result = await train(client, maxSteps=2, config=config, gateCases=4, force=True)
+    assert result["installed"] and result["check"]["passed"], result
+    assert result["gate"]["cases"] == 4
+    _, reports = reports_titled(client, "ghostwright: fine-tuning")
+    messages = [r.message for r in reports if isinstance(r, types.WorkDoneProgressReport)]
+    assert any(m.startswith("step 2/2, loss ") and "ETA 0 min 00 s" in m for m in messages)
+    assert any(m == "measuring the new adapter: 4/4 held-out holes" for m in messages)
+    percents = [r.percentage for r in reports if getattr(r, "percentage", None) is not None]
+    assert percents == sorted(percents) and percents[-1] == 100
+    assert isinstance(reports[-1], types.WorkDoneProgressEnd) and reports[-1].message == "done"
+    for _ in range(200):  # the adapter watcher polls every 2 s
+        status = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="ghostwright.status")
+        )
+        if status["adapter"] and Path(status["adapter"]).name == Path(result["installed"]).name:
+            break
+        await asyncio.sleep(0.1)
+    assert status["adapter"] and status["adapter_gain"] is not None and not status["training"]
+    infos = [m.message for m in client.messages if m.type == types.MessageType.Info]
+    assert any(message.startswith("ghostwright: fine-tune installed") for message in infos)
+
+
+async def test_cancel_stops_the_child_and_keeps_checkpoints(client: LanguageClient):
+    config = str(client.root / "toy.yaml")
+    running = asyncio.ensure_future(train(client, maxSteps=500, config=config))
+    token = ""
+    for _ in range(1200):  # until the first optimizer step is reported
+        token, reports = reports_titled(client, "ghostwright: fine-tuning")
+        if any(getattr(r, "message", "") and r.message.startswith("step ") for r in reports):
+            break
+        await asyncio.sleep(0.1)
+    assert token, "the fine-tune never reported a step"
+    busy = await train(client, maxSteps=1, config=config)
+    assert busy["error"] == "a fine-tune is already running"
+    client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+    assert await asyncio.wait_for(running, 60) == {"cancelled": True}
+    runs = list((client.root / ".ghostwright" / "runs").glob("stage-b-*"))
+    assert runs and list(runs[-1].glob("checkpoint-*.pt"))
+    status = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="ghostwright.status")
+    )
+    assert status["training"] is False

@@ -1,0 +1,114 @@
+"""After training: export the adapter to GGUF, check it in llama.cpp, gate it, install it.
+
+Each step can stop the adapter from becoming current, and none leaves a half-written file behind:
+the export is atomic, a failed logit check or a lost comparison raises before `install` touches
+`current.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ghostwright.server.adapters import with_installed_adapter
+from ghostwright.server.config import Settings
+from ghostwright.server.errors import GhostwrightError
+from ghostwright.training.data.build import DataOptions
+from ghostwright.training.progress import TrainProgress
+
+CHECK_TEXTS = 8  # held-out samples the logit check runs over
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the adapter is measured and installed."""
+
+    corpus: Path  # the tree the dataset came from: its held-out files are the gate's cases
+    options: DataOptions  # the data step's options (split seed, languages, exclusions)
+    repository: Path | None  # Stage B: the user's repository; Stage A: None (user-wide)
+    adapters_dir: Path
+
+
+def publish(
+    recipe: Any,
+    target: Target,
+    settings: Settings,
+    progress: TrainProgress,
+    *,
+    force: bool = False,
+    gate_limit: int | None = None,
+) -> dict:
+    """Export, check, gate and install; returns what happened (installed or why not)."""
+    from ghostwright.server.models import resolve_model
+    from ghostwright.training.export import export_lora_gguf
+    from ghostwright.training.gate import GATE_CASES, gate_cases, measure
+    from ghostwright.training.install import Candidate, install
+    from ghostwright.training.verify import check_adapter
+
+    config = recipe.config
+    base = config["model"]
+    if not (base == "default" or base.startswith("hf:") or base.endswith(".gguf")):
+        raise GhostwrightError("exporting an adapter needs a GGUF base model (model=*.gguf)")
+    base_gguf = resolve_model(base)
+    run_dir = Path(config["output_dir"])
+    progress.phase("export", "exporting the adapter to GGUF")
+    adapter = export_lora_gguf(
+        Path(recipe.summary["adapter"]), base_gguf, run_dir / f"{run_dir.name}.gguf"
+    )
+
+    progress.phase("verify", "checking llama.cpp + adapter against transformers + peft")
+    check = check_adapter(
+        recipe.model, recipe.tokenizer, base_gguf, adapter, _held_out_texts(config)
+    ).as_dict()
+    (run_dir / "export-check.json").write_text(json.dumps(check, indent=2))
+
+    dataset_format = json.loads((Path(config["dataset"]) / "manifest.json").read_text())["format"]
+    current = with_installed_adapter(replace(settings, adapter=""), target.repository)
+    candidate_settings = replace(settings, adapter=str(adapter), prompt_format=dataset_format)
+    cases = gate_cases(target.corpus, target.options, gate_limit or GATE_CASES)
+    if not cases:
+        raise GhostwrightError(f"no held-out code in {target.corpus} to measure the adapter on")
+    scores = {}
+    for side, side_settings in (("before", current), ("after", candidate_settings)):
+        progress.phase(f"gate-{side}", f"measuring {_describe(side_settings)} on held-out code")
+        scores[side] = measure(
+            side_settings,
+            cases,
+            run_dir / f"gate-{side}.json",
+            lambda done, total, name=f"gate-{side}": progress.cases(name, done, total),
+        )
+    outcome = {"check": check, "gate": {**scores, "cases": len(cases)}, "installed": None}
+    candidate = Candidate(
+        adapter,
+        dataset_format,
+        base,
+        check,
+        scores["before"],
+        scores["after"],
+        peft_dir=recipe.summary["adapter"],
+    )
+    try:
+        outcome["installed"] = str(install(candidate, target.adapters_dir, force=force))
+    except GhostwrightError as exc:
+        outcome["not_installed"] = str(exc)
+    return outcome
+
+
+def _held_out_texts(config: dict) -> list[str]:
+    """The first validation samples (training ones when there are none) as whole texts."""
+    folder = Path(config["dataset"])
+    texts: list[str] = []
+    for split in ("validation", "train"):
+        path = folder / f"{split}.jsonl"
+        if path.is_file() and not texts:
+            with path.open(encoding="utf-8") as handle:
+                for line, _ in zip(handle, range(CHECK_TEXTS), strict=False):
+                    row = json.loads(line)
+                    texts.append(row["prompt"] + row["completion"])
+    return texts
+
+
+def _describe(settings: Settings) -> str:
+    return f"adapter {Path(settings.adapter).name}" if settings.adapter else "the base model"
