@@ -18,6 +18,7 @@ from safetensors import safe_open
 
 from ghostwright.indexer.atomic import atomic_path
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.pipeline.prompts import PromptFormat
 
 PEFT_PREFIX = "base_model.model."
 PERMUTED_ARCHS = {"llama"}
@@ -48,6 +49,20 @@ def export_lora_gguf(adapter_dir: Path, base_gguf: Path, output: Path) -> Path:
     with atomic_path(output) as partial:
         _write_adapter(partial, arch, float(config["lora_alpha"]), names, heads, pairs)
     return output
+
+
+def write_modelfile(target: Path, base_gguf: Path, adapter: Path, fmt: PromptFormat) -> Path:
+    """An Ollama Modelfile serving base + adapter with the format the adapter was trained on:
+    `ollama create NAME -f Modelfile`, then FIM through the API's `prompt` and `suffix`. The
+    template is the server's own prompt text with Ollama's placeholders in the holes."""
+    template = fmt.render("{{ .Prompt }}", "{{ .Suffix }}")
+    lines = [f"FROM {base_gguf.resolve()}", f"ADAPTER {adapter.resolve()}"]
+    lines.append(f'TEMPLATE """{template}"""')
+    lines += [f"PARAMETER stop {json.dumps(stop)}" for stop in fmt.stop]
+    lines += ["PARAMETER temperature 0", "PARAMETER num_predict 128"]
+    with atomic_path(target) as partial:
+        partial.write_text("\n".join(lines) + "\n")
+    return target
 
 
 def _write_adapter(

@@ -42,7 +42,8 @@ def publish(
 ) -> dict:
     """Export, check, gate and install; returns what happened (installed or why not)."""
     from ghostwright.server.models import resolve_model
-    from ghostwright.training.export import export_lora_gguf
+    from ghostwright.server.pipeline.prompts import select_format
+    from ghostwright.training.export import export_lora_gguf, write_modelfile
     from ghostwright.training.gate import GATE_CASES, gate_cases, measure
     from ghostwright.training.install import Candidate, install
     from ghostwright.training.verify import check_adapter
@@ -90,9 +91,15 @@ def publish(
         peft_dir=recipe.summary["adapter"],
     )
     try:
-        outcome["installed"] = str(install(candidate, target.adapters_dir, force=force))
+        installed = install(candidate, target.adapters_dir, force=force)
     except GhostwrightError as exc:
         outcome["not_installed"] = str(exc)
+        return outcome
+    outcome["installed"] = str(installed)
+    fmt = select_format(dataset_format, None)
+    outcome["modelfile"] = str(
+        write_modelfile(target.adapters_dir / "Modelfile", base_gguf, installed, fmt)
+    )
     return outcome
 
 

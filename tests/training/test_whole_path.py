@@ -136,3 +136,6 @@ def test_train_command_gates_and_installs_with_json_progress(tmp_path: Path):
     assert Path(result["installed"]).name == record["adapter"]
     assert record["before"]["exact_match"] == result["gate"]["before"]["exact_match"]
     assert Path(record["peft_dir"], "adapter_model.safetensors").is_file()
+    modelfile = Path(result["modelfile"]).read_text()  # for Ollama users
+    assert f"ADAPTER {result['installed']}\n" in modelfile
+    assert 'TEMPLATE """<unused0><unused1>{{ .Suffix }}<unused2>{{ .Prompt }}"""' in modelfile
