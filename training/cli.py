@@ -49,8 +49,7 @@ def add_train_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
 
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
-    # bitsandbytes (imported by peft) warns about missing GPU kernels on every CPU start.
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    _quiet_libraries()
     from ghostwright.training.config import load_config
     from ghostwright.training.progress import TrainProgress
     from ghostwright.training.publish import publish
@@ -86,6 +85,10 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
     progress.phase("train", f"training {run_dir}")
     recipe = train_run(config, resume=args.resume, progress=progress.step)
     summary = {key: recipe.summary[key] for key in ("steps", "final_loss", "bf16", "adapter")}
+    if recipe.summary["stopped"]:
+        progress.phase("stopped", f"stopped at step {recipe.step}; --resume continues the run")
+        progress.result({**summary, "stopped": True})
+        return 130
     if not args.no_install:
         summary |= publish(
             recipe, target, settings, progress, force=args.force, gate_limit=args.gate_cases
@@ -93,6 +96,19 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         progress.phase("install", _install_message(summary))
     progress.result(summary)
     return 0
+
+
+def _quiet_libraries() -> None:
+    """Keep the terminal for our own progress: library chatter the user cannot act on goes."""
+    import warnings
+
+    # bitsandbytes (imported by peft) warns about missing GPU kernels on every CPU start.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()  # GGUF de-quantizing and weight-loading bars
 
 
 def _install_message(summary: dict) -> str:

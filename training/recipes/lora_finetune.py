@@ -17,8 +17,11 @@ import json
 import logging
 import math
 import random
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,7 @@ class LoRAFinetuneRecipe:
         self.position = 0  # batches of this epoch already trained on
         self.history: list[dict] = []
         self.summary: dict = {}
+        self.stop_requested = False  # set by SIGTERM / Ctrl-C: checkpoint after this step, end
 
     # -- setup --------------------------------------------------------------------------------
 
@@ -151,9 +155,11 @@ class LoRAFinetuneRecipe:
             self._log(record)
             if progress is not None:
                 progress(self.step, max_steps, record)
-            if self._due("checkpoint_every") or self.step == max_steps:
+            if self._due("checkpoint_every") or self.step == max_steps or self.stop_requested:
                 self.save_checkpoint()
-        return self._summary()
+            if self.stop_requested:
+                break
+        return {**self._summary(), "stopped": self.step < max_steps}
 
     def _due(self, key: str) -> bool:
         every = self.config[key]
@@ -379,9 +385,31 @@ def train_run(
     recipe.setup()
     if resume:
         recipe.load_checkpoint()
-    recipe.summary = recipe.train(progress)
+    with _stop_after_step_on_signal(recipe):
+        recipe.summary = recipe.train(progress)
     recipe.summary["adapter"] = str(recipe.save_adapter())
     return recipe
+
+
+@contextmanager
+def _stop_after_step_on_signal(recipe: LoRAFinetuneRecipe) -> Iterator[None]:
+    """SIGTERM (the editor's Cancel) or Ctrl-C: finish the step, checkpoint, stop, so the
+    resumed run loses nothing; a second signal stops at once. Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def request_stop(number: int, frame: object) -> None:
+        recipe.stop_requested = True
+        for name in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(name, previous[name])
+
+    previous = {name: signal.signal(name, request_stop) for name in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for name, handler in previous.items():
+            signal.signal(name, handler)
 
 
 def run(config: dict[str, Any], resume: bool = True, progress_bar: bool = True) -> dict:
