@@ -105,6 +105,8 @@ def _quiet_libraries() -> None:
     # bitsandbytes (imported by peft) warns about missing GPU kernels on every CPU start.
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
+    # peft saving an adapter of a GGUF-loaded model finds no HF config folder: harmless.
+    warnings.filterwarnings("ignore", message="Could not find a config file", module=r"peft\..*")
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_error()

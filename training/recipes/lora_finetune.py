@@ -13,6 +13,8 @@ documented path; this file drives one device.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import math
@@ -332,8 +334,10 @@ def load_model(config: dict[str, Any]) -> tuple[Any, Any]:
     if path.suffix == ".gguf":
         path, kwargs = path.parent, {"gguf_file": path.name}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
+        # transformers draws a bar per GGUF load that no setting turns off; errors still raise.
+        with contextlib.redirect_stderr(io.StringIO()):
+            tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
     except (OSError, ValueError) as exc:
         raise GhostwrightError(f"cannot load model weights from {source}: {exc}") from exc
     lora = dict(config["lora"])
