@@ -116,7 +116,11 @@ def _quiet_libraries() -> None:
 def _install_message(summary: dict) -> str:
     gate = summary["gate"]
     before, after = gate["before"]["exact_match"], gate["after"]["exact_match"]
-    measured = f"exact match on {gate['cases']} held-out holes: {before:.1%} -> {after:.1%}"
+    was, now = gate["before"]["latency_p50_ms"], gate["after"]["latency_p50_ms"]
+    measured = (
+        f"exact match on {gate['cases']} held-out holes: {before:.1%} -> {after:.1%}; "
+        f"median latency {was:.0f} -> {now:.0f} ms"
+    )
     if summary["installed"]:
         return f"installed {summary['installed']} ({measured})"
     return f"not installed: {summary['not_installed']}"

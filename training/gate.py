@@ -36,7 +36,8 @@ def measure(
     report_path: Path,
     on_case: Callable[[int, int], None] | None = None,
 ) -> dict:
-    """Exact match and friends of `settings`' model on `cases` (the eval report is kept)."""
+    """Exact match and friends of `settings`' model on `cases`, and its median latency (an
+    adapter costs time per token: the user should see both); the eval report is kept."""
     from ghostwright.server.engine import open_completer
     from ghostwright.training.evaluate.runner import model_predictor, run_report
 
@@ -67,4 +68,4 @@ def measure(
             context=context,
             progress=False,
         )
-    return {**report["metrics"], "n": report["n"]}
+    return {**report["metrics"], "n": report["n"], "latency_p50_ms": report["latency_ms"]["p50"]}
