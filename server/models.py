@@ -32,6 +32,13 @@ GGUF_HEADER_BYTES = 4 + 4 + 8 + 8
 SETTING_HINT = "set `model` to a local .gguf path, or leave it unset for the packaged default"
 
 
+def is_gguf_spec(spec: str) -> bool:
+    """True when `spec` names a GGUF that `resolve_model` finds (default, hf:..., a .gguf path);
+    otherwise it is an HF checkpoint folder, which only the training side reads."""
+    spec = spec.strip()
+    return spec in ("", DEFAULT_MODEL) or spec.startswith("hf:") or spec.endswith(".gguf")
+
+
 def resolve_model(spec: str | None) -> Path:
     """Return the path of a GGUF file for `spec`, downloading or assembling it when needed."""
     spec = (spec or "").strip()

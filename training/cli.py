@@ -208,10 +208,10 @@ def training_format(model: str) -> Any:
     """The model's own FIM format, or ghostwright's trained one for models without FIM tokens."""
     from ghostwright.indexer.llama_native import load_quietly
     from ghostwright.server.backends.llama_cpp import LlamaVocabulary
-    from ghostwright.server.models import resolve_model
+    from ghostwright.server.models import is_gguf_spec, resolve_model
     from ghostwright.server.pipeline.prompts import TRAINED_FIM, detect_format, select_format
 
-    if not (model == "default" or model.endswith(".gguf")):
+    if not is_gguf_spec(model):
         return select_format(TRAINED_FIM, None)  # an HF folder: no GGUF vocabulary to read
     # Vocabulary only, no weights; closed here, as every Llama must be before exit.
     llm = load_quietly(model_path=str(resolve_model(model)), vocab_only=True)

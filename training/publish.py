@@ -41,7 +41,7 @@ def publish(
     gate_limit: int | None = None,
 ) -> dict:
     """Export, check, gate and install; returns what happened (installed or why not)."""
-    from ghostwright.server.models import resolve_model
+    from ghostwright.server.models import is_gguf_spec, resolve_model
     from ghostwright.server.pipeline.prompts import select_format
     from ghostwright.training.export import export_lora_gguf, write_modelfile
     from ghostwright.training.gate import GATE_CASES, gate_cases, measure
@@ -50,7 +50,7 @@ def publish(
 
     config = recipe.config
     base = config["model"]
-    if not (base == "default" or base.startswith("hf:") or base.endswith(".gguf")):
+    if not is_gguf_spec(base):
         raise GhostwrightError("exporting an adapter needs a GGUF base model (model=*.gguf)")
     base_gguf = resolve_model(base)
     run_dir = Path(config["output_dir"])

@@ -325,9 +325,9 @@ def load_model(config: dict[str, Any]) -> tuple[Any, Any]:
     source = config["model"]
     if config.get("quantize_4bit") and not torch.cuda.is_available():
         raise GhostwrightError("quantize_4bit (QLoRA) needs a CUDA GPU; set quantize_4bit=false")
-    if source == "default" or source.startswith("hf:") or source.endswith(".gguf"):
-        from ghostwright.server.models import resolve_model
+    from ghostwright.server.models import is_gguf_spec, resolve_model
 
+    if is_gguf_spec(source):
         source = str(resolve_model(source))  # the very file the server loads
     path = Path(source).expanduser()
     kwargs: dict[str, Any] = {}
