@@ -3,9 +3,10 @@ else the user's general one (`<user data>/ghostwright/adapters/`, Stage A: it te
 model fill-in-the-middle, so it serves every repository without one of its own).
 
 A user who set `adapter` (or `prompt_format`) explicitly keeps it; otherwise the installed adapter
-applies with the prompt format it was trained on. The server polls the records and reloads when
-one changes, so a finished fine-tune takes effect without a restart.
-"""
+applies with the prompt format it was trained on. A distilled student is installed the same way but
+names a whole `model` instead of an `adapter` (and keeps its teacher's record, which the next
+distillation starts from); it replaces the model unless the user chose one. The server polls the
+records and reloads when one changes, so a finished fine-tune takes effect without a restart."""
 
 from __future__ import annotations
 
@@ -20,13 +21,28 @@ CURRENT = "current.json"
 
 
 def current_adapter(adapters_dir: Path) -> dict | None:
-    """The installed adapter's record with `path` resolved, or None when there is none."""
+    """The installed adapter's (or student model's) record with `path` resolved, or None."""
     try:
         record = json.loads((adapters_dir / CURRENT).read_text())
     except (OSError, ValueError):
         return None
-    path = adapters_dir / str(record.get("adapter", ""))
-    return {**record, "path": str(path)} if record.get("adapter") and path.is_file() else None
+    name = str(record.get("model") or record.get("adapter") or "")
+    path = adapters_dir / name
+    return {**record, "path": str(path)} if name and path.is_file() else None
+
+
+def is_student(record: dict | None) -> bool:
+    return bool(record and record.get("model"))
+
+
+def teacher_record(root: Path | None) -> dict | None:
+    """The installed adapter a distillation learns from: the current one, or the teacher a
+    currently installed student was distilled from."""
+    record = installed_adapter(root)
+    if is_student(record):
+        teacher = record.get("teacher")
+        return teacher if teacher and Path(teacher.get("path", "")).is_file() else None
+    return record
 
 
 def user_adapters_dir() -> Path:
@@ -50,6 +66,10 @@ def with_installed_adapter(settings: Settings, root: Path | None) -> Settings:
     prompt_format = settings.prompt_format
     if prompt_format == "auto":
         prompt_format = record.get("prompt_format", "auto")
+    if is_student(record):
+        if settings.model != "default":  # the user's own model choice wins
+            return settings
+        return replace(settings, model=record["path"], prompt_format=prompt_format)
     return replace(settings, adapter=record["path"], prompt_format=prompt_format)
 
 

@@ -95,11 +95,18 @@ def _build_parser() -> argparse.ArgumentParser:
         command = commands.choices[name]
         command.set_defaults(run=lambda args: args.run_with_settings(args, _settings(args)))
 
-    from ghostwright.training.cli import add_train_parser, run_train
+    from ghostwright.training.cli import (
+        add_distill_parser,
+        add_train_parser,
+        run_distill,
+        run_train,
+    )
     from ghostwright.training.evaluate.cli import add_eval_parser, run_eval
 
     train = add_train_parser(commands)
     train.set_defaults(run=lambda args: run_train(args, _settings(args)))
+    distill = add_distill_parser(commands)
+    distill.set_defaults(run=lambda args: run_distill(args, _settings(args)))
 
     evaluate = add_eval_parser(commands, _add_model_options)
     evaluate.set_defaults(run=lambda args: run_eval(args, _settings(args)))

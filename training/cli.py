@@ -1,4 +1,5 @@
-"""`ghostwright train`: data step, then the LoRA recipe, for Stage A or Stage B.
+"""`ghostwright train` (data step, then the LoRA recipe, for Stage A or Stage B) and
+`ghostwright distill` (the same data, then a faster student of the model the server runs).
 
 Stage A learns the FIM format and general code from a corpus every machine has offline (the
 Python standard library); its dataset and runs live in the user cache. Stage B learns the
@@ -48,12 +49,118 @@ def add_train_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
     return parser
 
 
+def add_distill_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = commands.add_parser(
+        "distill", help="distill the served model into a faster student for your repository"
+    )
+    parser.add_argument("--repo", type=Path, help="repository (default: this one)")
+    parser.add_argument("--config", type=Path, help="recipe YAML (default: the packaged one)")
+    parser.add_argument("--max-steps", type=int)
+    parser.add_argument("--resume", action="store_true", help="continue the newest run")
+    parser.add_argument(
+        "--min-retained",
+        type=float,
+        default=0.9,
+        help="share of the teacher's held-out exact match the student must keep (default 0.9)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="install even if the student keeps less than that"
+    )
+    parser.add_argument(
+        "--no-install", action="store_true", help="train only: no export, check, gate or install"
+    )
+    parser.add_argument(
+        "--gate-cases", type=int, help="held-out holes the gate compares on (default 200)"
+    )
+    parser.add_argument(
+        "--progress-json", action="store_true", help="progress as JSON lines on stdout"
+    )
+    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    return parser
+
+
+def run_distill(args: argparse.Namespace, settings: Settings) -> int:
+    _quiet_libraries()
+    from ghostwright.server.adapters import teacher_record
+    from ghostwright.training.publish import publish_student
+    from ghostwright.training.recipes.distill import DistillRecipe
+    from ghostwright.training.recipes.lora_finetune import train_run
+
+    if not 0 <= args.min_retained <= 1:
+        raise GhostwrightError("--min-retained must be between 0 and 1")
+    args.stage = "b"  # the repository's data, home and install folder
+    config, progress, run_dir, target = _prepare(args, settings, "distill_default.yaml", "distill")
+    teacher = teacher_record(target.repository)
+    if not config["teacher_adapter"] and teacher:
+        config["teacher_adapter"] = teacher.get("peft_dir", "")
+        if not config["teacher_adapter"]:
+            teacher = None  # an adapter without its peft folder cannot be merged: model alone
+    if not config["teacher_examples"]:
+        config["teacher_examples"] = (
+            config["max_steps"] * config["batch_size"] * config["grad_accum"]
+        )
+    _save_config(config, run_dir)
+    progress.phase("teacher", "computing the teacher's predictions (once; cached in the run)")
+
+    def recipe_class(config: dict) -> DistillRecipe:
+        recipe = DistillRecipe(config)
+        recipe.cache_progress = lambda done, total: progress.cases("teacher", done, total)
+        return recipe
+
+    recipe = train_run(config, args.resume, progress.step, recipe_class)  # type: ignore[arg-type]
+    summary = {
+        key: recipe.summary[key]
+        for key in ("steps", "final_loss", "bf16", "keep_layers", "teacher_validation_loss")
+    }
+    summary["student"] = recipe.summary["adapter"]
+    if recipe.summary["stopped"]:
+        return _stopped(progress, recipe, summary)
+    if not args.no_install:
+        summary |= publish_student(
+            recipe,
+            target,
+            settings,
+            progress,
+            teacher=teacher,
+            min_retained=args.min_retained,
+            force=args.force,
+            gate_limit=args.gate_cases,
+        )
+        progress.phase("install", _student_message(summary))
+    progress.result(summary)
+    return 0
+
+
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
     _quiet_libraries()
-    from ghostwright.training.config import load_config
-    from ghostwright.training.progress import TrainProgress
     from ghostwright.training.publish import publish
     from ghostwright.training.recipes.lora_finetune import train_run
+
+    config, progress, run_dir, target = _prepare(args, settings, "lora_default.yaml", None)
+    if args.stage == "b":
+        _start_from_stage_a(config)
+    _save_config(config, run_dir)
+    progress.phase("train", f"training {run_dir}")
+    recipe = train_run(config, resume=args.resume, progress=progress.step)
+    summary = {key: recipe.summary[key] for key in ("steps", "final_loss", "bf16", "adapter")}
+    if recipe.summary["stopped"]:
+        return _stopped(progress, recipe, summary)
+    if not args.no_install:
+        summary |= publish(
+            recipe, target, settings, progress, force=args.force, gate_limit=args.gate_cases
+        )
+        progress.phase("install", _install_message(summary))
+    progress.result(summary)
+    return 0
+
+
+def _prepare(
+    args: argparse.Namespace, settings: Settings, recipe_yaml: str, kind: str | None
+) -> tuple[dict[str, Any], Any, Path, Target]:
+    """Config (YAML, overrides, model), progress, run folder (new, or the newest to resume,
+    keeping its data and start) and target; builds the dataset when the config names none."""
+    from ghostwright.training.config import load_config
+    from ghostwright.training.progress import TrainProgress
 
     overrides = list(args.overrides)
     if args.max_steps is not None:
@@ -62,40 +169,61 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         overrides.append(f"max_steps={args.max_steps}")
     if args.gate_cases is not None and args.gate_cases < 1:
         raise GhostwrightError("--gate-cases must be at least 1")
-    config = load_config(args.config, overrides, "lora_default.yaml")
+    config = load_config(args.config, overrides, recipe_yaml)
     if config.get("model", "default") == "default":
         config["model"] = settings.model
     progress = TrainProgress(args.progress_json)
     home = _home(args)
-    run_dir = Path(config["output_dir"] or _run_dir(home, args.stage, args.resume))
+    kind = kind or f"stage-{args.stage}"
+    run_dir = Path(config["output_dir"] or _run_dir(home, kind, args.resume))
     saved = run_dir / "train-config.json"
     if args.resume and saved.is_file():  # the run's own data and start, whatever changed since
         previous = json.loads(saved.read_text())
-        for key in ("dataset", "replay_dataset", "init_adapter"):
-            config[key] = config.get(key) or previous.get(key, "")
+        for key in (
+            "dataset",
+            "replay_dataset",
+            "init_adapter",
+            "teacher_adapter",
+            "teacher_examples",
+        ):
+            if key in config:
+                config[key] = config.get(key) or previous.get(key, "")
     target = _target(args, config, home)
     if not config["dataset"]:
         progress.phase("data", f"building the training data from {target.corpus}")
         config["dataset"] = str(_dataset(target, config, home, args.stage))
-    if args.stage == "b":
-        _start_from_stage_a(config)
+    if kind == "distill" and not config.get("replay_dataset"):
+        stage_a = _stage_a_datasets()
+        config["replay_dataset"] = str(stage_a[-1]) if stage_a else ""
     config["output_dir"] = str(run_dir)
+    return config, progress, run_dir, target
+
+
+def _save_config(config: dict[str, Any], run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    saved.write_text(json.dumps(config, indent=2))
-    progress.phase("train", f"training {run_dir}")
-    recipe = train_run(config, resume=args.resume, progress=progress.step)
-    summary = {key: recipe.summary[key] for key in ("steps", "final_loss", "bf16", "adapter")}
-    if recipe.summary["stopped"]:
-        progress.phase("stopped", f"stopped at step {recipe.step}; --resume continues the run")
-        progress.result({**summary, "stopped": True})
-        return 130
-    if not args.no_install:
-        summary |= publish(
-            recipe, target, settings, progress, force=args.force, gate_limit=args.gate_cases
-        )
-        progress.phase("install", _install_message(summary))
-    progress.result(summary)
-    return 0
+    (run_dir / "train-config.json").write_text(json.dumps(config, indent=2))
+
+
+def _stopped(progress: Any, recipe: Any, summary: dict) -> int:
+    progress.phase("stopped", f"stopped at step {recipe.step}; --resume continues the run")
+    progress.result({**summary, "stopped": True})
+    return 130
+
+
+def _student_message(summary: dict) -> str:
+    gate = summary["gate"]
+    before, after = gate["before"], gate["after"]
+    retained = after["exact_match"] / before["exact_match"] if before["exact_match"] else 1.0
+    speedup = before["latency_p50_ms"] / max(1e-9, after["latency_p50_ms"])
+    measured = (
+        f"on {gate['cases']} held-out holes the student keeps {retained:.0%} of the teacher's "
+        f"exact match ({before['exact_match']:.1%} -> {after['exact_match']:.1%}) and is "
+        f"{speedup:.2f}x as fast (median {before['latency_p50_ms']:.0f} -> "
+        f"{after['latency_p50_ms']:.0f} ms)"
+    )
+    if summary["installed"]:
+        return f"installed {summary['installed']} ({measured})"
+    return f"not installed: {summary['not_installed']} ({measured})"
 
 
 def _quiet_libraries() -> None:
@@ -185,13 +313,13 @@ def _dataset(target: Target, config: dict[str, Any], home: Path, stage: str) -> 
     return folder
 
 
-def _run_dir(home: Path, stage: str, resume: bool) -> Path:
-    runs = sorted((home / "runs").glob(f"stage-{stage}-*"))
+def _run_dir(home: Path, kind: str, resume: bool) -> Path:
+    runs = sorted((home / "runs").glob(f"{kind}-*"))
     if resume:
         if not runs:
-            raise GhostwrightError(f"no run of stage {stage} to resume in {home / 'runs'}")
+            raise GhostwrightError(f"no {kind} run to resume in {home / 'runs'}")
         return runs[-1]
-    return home / "runs" / f"stage-{stage}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return home / "runs" / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _stage_a_datasets() -> list[Path]:

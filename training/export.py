@@ -1,16 +1,24 @@
-"""peft LoRA adapter -> GGUF LoRA adapter that llama.cpp loads beside the base model.
+"""Trained weights -> GGUF files llama.cpp loads: a LoRA adapter, or a whole (student) model.
 
-Follows llama.cpp's own `convert_lora_to_gguf.py`: `general.type=adapter`, `adapter.type=lora`,
-`adapter.lora.alpha`; for each adapted weight, `<gguf name>.lora_a` (rank x in) and `.lora_b`
-(out x rank), names through `gguf`'s tensor name map for the base model's architecture. For the
-`llama` architecture llama.cpp stores q/k weights with rows permuted per head, so lora_b of q and
-k is permuted the same way (without it the output is clearly wrong; gemma needs none).
+Adapters follow llama.cpp's own `convert_lora_to_gguf.py`: `general.type=adapter`,
+`adapter.type=lora`, `adapter.lora.alpha`; for each adapted weight, `<gguf name>.lora_a` (rank x in)
+and `.lora_b` (out x rank), names through `gguf`'s tensor name map for the base model's
+architecture. For the `llama` architecture llama.cpp stores q/k weights with rows permuted per head,
+so lora_b of q and k is permuted the same way (without it the output is clearly wrong; gemma needs
+none).
+
+A whole model (the distilled student) keeps the teacher GGUF's metadata and tokenizer word for
+word, with its own block count and per-block attention pattern; its tensors are the transformers
+weights put back into llama.cpp's layout (the inverse of what transformers does when it loads a
+GGUF: Gemma 2/3 store norm weights plus one, llama permutes q/k), written in float32 and then
+quantized by llama.cpp itself through llama-cpp-python's `llama_model_quantize`.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import gguf
 import numpy as np
@@ -22,6 +30,10 @@ from ghostwright.server.pipeline.prompts import PromptFormat
 
 PEFT_PREFIX = "base_model.model."
 PERMUTED_ARCHS = {"llama"}
+NORM_PLUS_ONE_ARCHS = {"gemma2", "gemma3"}  # transformers subtracts 1 when it loads these
+QUANTIZATIONS = {"q4_k_m": 15, "q5_k_m": 17, "q6_k": 18, "q8_0": 7, "f16": 1}  # llama_ftype
+# Written by GGUFWriter itself or changed for the student; everything else is copied.
+REWRITTEN_KEYS = ("GGUF.", "general.architecture", "general.file_type", "general.name")
 
 
 def base_architecture(model_gguf: Path) -> tuple[str, dict[str, int]]:
@@ -49,6 +61,90 @@ def export_lora_gguf(adapter_dir: Path, base_gguf: Path, output: Path) -> Path:
     with atomic_path(output) as partial:
         _write_adapter(partial, arch, float(config["lora_alpha"]), names, heads, pairs)
     return output
+
+
+def export_model_gguf(
+    model: Any, teacher_gguf: Path, output: Path, quantization: str = "q4_k_m"
+) -> Path:
+    """Write `output` (atomically): the transformers `model` as a GGUF model with the teacher's
+    metadata and vocabulary, quantized (`QUANTIZATIONS`)."""
+    if quantization not in QUANTIZATIONS:
+        raise GhostwrightError(f"quantization must be one of {', '.join(QUANTIZATIONS)}")
+    arch, heads = base_architecture(teacher_gguf)
+    blocks = model.config.num_hidden_layers
+    full = output.with_name(f".{output.stem}.f32.gguf")  # the quantizer's input, then gone
+    try:
+        _write_model(full, model, gguf.GGUFReader(str(teacher_gguf)), arch, heads, blocks)
+        with atomic_path(output) as partial:
+            quantize_gguf(full, partial, QUANTIZATIONS[quantization])
+    finally:
+        full.unlink(missing_ok=True)
+    return output
+
+
+def quantize_gguf(source: Path, target: Path, ftype: int) -> None:
+    """llama.cpp's own quantizer (the `llama-quantize` tool's code) through the bindings."""
+    import ctypes
+    import os
+
+    import llama_cpp
+
+    import ghostwright.indexer.llama_native  # noqa: F401  (routes llama.cpp's log to ours)
+
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.nthread = os.cpu_count() or 1
+    status = llama_cpp.llama_model_quantize(
+        str(source).encode(), str(target).encode(), ctypes.byref(params)
+    )
+    if status != 0:
+        raise GhostwrightError(f"llama.cpp could not quantize {source} (status {status})")
+
+
+def _write_model(
+    path: Path, model: Any, teacher: gguf.GGUFReader, arch: str, heads: dict, blocks: int
+) -> None:
+    from ghostwright.training.student import sliding_window_pattern
+
+    writer = gguf.GGUFWriter(str(path), arch)
+    block_count = gguf.Keys.LLM.BLOCK_COUNT.format(arch=arch)
+    pattern_key = gguf.Keys.Attention.SLIDING_WINDOW_PATTERN.format(arch=arch)
+    for field in teacher.fields.values():
+        if field.name.startswith(REWRITTEN_KEYS) or field.name in (block_count, pattern_key):
+            continue
+        sub_type = field.types[-1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, field.contents(), field.types[0], sub_type=sub_type)
+    writer.add_name(f"{_field(teacher, 'general.name') or arch} distilled ({blocks} blocks)")
+    writer.add_block_count(blocks)
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    pattern = sliding_window_pattern(model)
+    if pattern is not None and _field(teacher, f"{arch}.attention.sliding_window"):
+        writer.add_sliding_window_pattern(pattern)
+    arch_id = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
+    names = gguf.get_tensor_name_map(arch_id, blocks)
+    tied = not any(tensor.name == "output.weight" for tensor in teacher.tensors)
+    for name, weight in model.state_dict().items():
+        target = names.get_name(name, try_suffixes=(".weight", ".bias"))
+        if target is None:
+            raise GhostwrightError(f"no GGUF name for {name} in architecture {arch}")
+        if tied and target == "output.weight":
+            continue  # the token embedding, which llama.cpp reuses as the output layer
+        array = _gguf_layout(name, weight.detach().float().numpy(), arch, heads)
+        writer.add_tensor(target, np.ascontiguousarray(array, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def _gguf_layout(name: str, array: np.ndarray, arch: str, heads: dict) -> np.ndarray:
+    """The inverse of transformers' GGUF loading for this tensor."""
+    if arch in NORM_PLUS_ONE_ARCHS and name.endswith("norm.weight"):
+        return array + 1
+    if arch in PERMUTED_ARCHS and name.endswith(("q_proj.weight", "k_proj.weight")):
+        count = heads["heads"] if "q_proj" in name else heads["kv_heads"]
+        return permute_rows(array, count)
+    return array
 
 
 def write_modelfile(target: Path, base_gguf: Path, adapter: Path, fmt: PromptFormat) -> Path:

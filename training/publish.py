@@ -44,7 +44,6 @@ def publish(
     from ghostwright.server.models import is_gguf_spec, resolve_model
     from ghostwright.server.pipeline.prompts import select_format
     from ghostwright.training.export import export_lora_gguf, write_modelfile
-    from ghostwright.training.gate import GATE_CASES, gate_cases, measure
     from ghostwright.training.install import Candidate, install
     from ghostwright.training.verify import check_adapter
 
@@ -65,22 +64,11 @@ def publish(
     ).as_dict()
     (run_dir / "export-check.json").write_text(json.dumps(check, indent=2))
 
-    dataset_format = json.loads((Path(config["dataset"]) / "manifest.json").read_text())["format"]
+    dataset_format = _dataset_format(config)
     current = with_installed_adapter(replace(settings, adapter=""), target.repository)
     candidate_settings = replace(settings, adapter=str(adapter), prompt_format=dataset_format)
-    cases = gate_cases(target.corpus, target.options, gate_limit or GATE_CASES)
-    if not cases:
-        raise GhostwrightError(f"no held-out code in {target.corpus} to measure the adapter on")
-    scores = {}
-    for side, side_settings in (("before", current), ("after", candidate_settings)):
-        progress.phase(f"gate-{side}", f"measuring {_describe(side_settings)} on held-out code")
-        scores[side] = measure(
-            side_settings,
-            cases,
-            run_dir / f"gate-{side}.json",
-            lambda done, total, name=f"gate-{side}": progress.cases(name, done, total),
-        )
-    outcome = {"check": check, "gate": {**scores, "cases": len(cases)}, "installed": None}
+    scores, cases = _gate(target, current, candidate_settings, run_dir, progress, gate_limit)
+    outcome = {"check": check, "gate": {**scores, "cases": cases}, "installed": None}
     candidate = Candidate(
         adapter,
         dataset_format,
@@ -103,6 +91,98 @@ def publish(
     return outcome
 
 
+def publish_student(
+    recipe: Any,
+    target: Target,
+    settings: Settings,
+    progress: TrainProgress,
+    *,
+    teacher: dict | None,
+    min_retained: float,
+    force: bool = False,
+    gate_limit: int | None = None,
+) -> dict:
+    """Export the distilled student as a whole GGUF, check it, gate it against its teacher (the
+    installed adapter `teacher`, or the model alone) and install it as the served model."""
+    from ghostwright.server.models import resolve_model
+    from ghostwright.training.export import export_model_gguf
+    from ghostwright.training.install import Candidate, install_student
+    from ghostwright.training.verify import check_adapter
+
+    config = recipe.config
+    run_dir = Path(config["output_dir"])
+    progress.phase("export", f"exporting the student to GGUF ({config['quantization']})")
+    student = export_model_gguf(
+        recipe.model,
+        resolve_model(config["model"]),
+        run_dir / f"{run_dir.name}.gguf",
+        config["quantization"],
+    )
+    progress.phase("verify", "checking the student in llama.cpp against transformers")
+    check = check_adapter(recipe.model, recipe.tokenizer, student, None, _held_out_texts(config))
+    check = check.as_dict()
+    (run_dir / "export-check.json").write_text(json.dumps(check, indent=2))
+
+    dataset_format = _dataset_format(config)
+    teacher_settings = replace(
+        settings,
+        model=config["model"],
+        adapter=teacher["path"] if teacher else "",
+        prompt_format=teacher.get("prompt_format", dataset_format) if teacher else dataset_format,
+    )
+    student_settings = replace(
+        settings, model=str(student), adapter="", prompt_format=dataset_format
+    )
+    scores, cases = _gate(target, teacher_settings, student_settings, run_dir, progress, gate_limit)
+    outcome = {"check": check, "gate": {**scores, "cases": cases}, "installed": None}
+    candidate = Candidate(
+        student,
+        dataset_format,
+        config["model"],
+        check,
+        scores["before"],
+        scores["after"],
+        teacher=teacher,
+    )
+    try:
+        outcome["installed"] = str(
+            install_student(candidate, target.adapters_dir, min_retained=min_retained, force=force)
+        )
+    except GhostwrightError as exc:
+        outcome["not_installed"] = str(exc)
+    return outcome
+
+
+def _gate(
+    target: Target,
+    before: Settings,
+    after: Settings,
+    run_dir: Path,
+    progress: TrainProgress,
+    gate_limit: int | None,
+) -> tuple[dict, int]:
+    """Both models on the same held-out holes of the corpus: ({before, after}, cases)."""
+    from ghostwright.training.gate import GATE_CASES, gate_cases, measure
+
+    cases = gate_cases(target.corpus, target.options, gate_limit or GATE_CASES)
+    if not cases:
+        raise GhostwrightError(f"no held-out code in {target.corpus} to measure on")
+    scores = {}
+    for side, side_settings in (("before", before), ("after", after)):
+        progress.phase(f"gate-{side}", f"measuring {_describe(side_settings)} on held-out code")
+        scores[side] = measure(
+            side_settings,
+            cases,
+            run_dir / f"gate-{side}.json",
+            lambda done, total, name=f"gate-{side}": progress.cases(name, done, total),
+        )
+    return scores, len(cases)
+
+
+def _dataset_format(config: dict) -> str:
+    return json.loads((Path(config["dataset"]) / "manifest.json").read_text())["format"]
+
+
 def _held_out_texts(config: dict) -> list[str]:
     """The first validation samples (training ones when there are none) as whole texts."""
     folder = Path(config["dataset"])
@@ -118,4 +198,8 @@ def _held_out_texts(config: dict) -> list[str]:
 
 
 def _describe(settings: Settings) -> str:
-    return f"adapter {Path(settings.adapter).name}" if settings.adapter else "the base model"
+    if settings.adapter:
+        return f"adapter {Path(settings.adapter).name}"
+    if settings.model.endswith(".gguf"):
+        return f"model {Path(settings.model).name}"
+    return "the base model"

@@ -1,4 +1,5 @@
-"""Notice a newly installed adapter (`.ghostwright/adapters/current.json`) and switch to it.
+"""Notice a newly installed adapter or distilled student (`.ghostwright/adapters/current.json`)
+and switch to it.
 
 A stat every few seconds is enough: installs are rare and the record is replaced atomically. The
 switch is an ordinary model reload: the old model keeps answering until the new one is loaded,
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from ghostwright.server.adapters import installed_adapter, record_stamp
+from ghostwright.server.adapters import installed_adapter, is_student, record_stamp
 from ghostwright.server.features.commands import load_model
 
 if TYPE_CHECKING:
@@ -39,6 +40,12 @@ def _announce(server: GhostwrightServer) -> None:
     record = installed_adapter(server.workspace_root())
     if record is None:
         message = "ghostwright: adapter removed; using the base model"
+    elif is_student(record):
+        message = (
+            f"ghostwright: now using the distilled student {record['model']} "
+            f"({record.get('retained', 0):.0%} of the teacher's exact match, "
+            f"{record.get('speedup', 0):.2f}x its speed)"
+        )
     else:
         gain = record.get("gain_exact_match", 0.0) * 100
         message = (

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from ghostwright.server.adapters import installed_adapter
+from ghostwright.server.adapters import installed_adapter, is_student
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.features.indexing import index_status
 from ghostwright.server.features.progress import work_done
@@ -35,15 +36,42 @@ def register(server: GhostwrightServer) -> None:
 
 
 def status_of(server: GhostwrightServer) -> dict:
-    """Engine state, the index, and what the installed adapter measured when it was installed."""
+    """Engine state, the index, what the installed adapter measured when it was installed and,
+    for a distilled student, its figures beside its teacher's."""
     record = installed_adapter(server.workspace_root())
-    active = record is not None and record["path"] == server.engine.settings.adapter
+    served = server.engine.settings
+    active = record is not None and record["path"] in (served.adapter, served.model)
     gain = record.get("gain_exact_match") if active else None
-    return {
+    status = {
         **server.engine.status(),
         "index": index_status(server),
         "adapter_gain": gain,
         "training": bool(server.training),
+    }
+    if active and is_student(record):
+        status |= student_figures(record)
+    return status
+
+
+def student_figures(record: dict) -> dict:
+    """{"teacher": ..., "student": ...}: held-out exact match and median latency of each on the
+    same gate cases, from the installed student's record."""
+    before, after = record.get("before") or {}, record.get("after") or {}
+    teacher = record.get("teacher") or {}
+    return {
+        "teacher": {
+            "adapter": Path(teacher["path"]).name if teacher.get("path") else None,
+            "exact_match": before.get("exact_match"),
+            "latency_p50_ms": before.get("latency_p50_ms"),
+        },
+        "student": {
+            "model": record.get("model"),
+            "exact_match": after.get("exact_match"),
+            "latency_p50_ms": after.get("latency_p50_ms"),
+            "retained": record.get("retained"),
+            "speedup": record.get("speedup"),
+            "cases": after.get("n"),
+        },
     }
 
 

@@ -1,12 +1,14 @@
-"""`ghostwright.train`: fine-tune on the workspace from the editor, with `$/progress` and cancel.
+"""`ghostwright.train` and `ghostwright.distill`: fine-tune on the workspace, or distill the
+served model into a faster student, from the editor, with `$/progress` and cancel.
 
-Training runs as `ghostwright train --progress-json` in a child process at low CPU priority: the
-server keeps answering completions, a crash in torch cannot take it down, and cancelling is a
-SIGTERM (the run keeps its checkpoints; `{"resume": true}` continues it). When the child
-installs an adapter, the adapter watcher switches to it and says so.
+Each runs as `ghostwright train|distill --progress-json` in a child process at low CPU priority:
+the server keeps answering completions, a crash in torch cannot take it down, and cancelling is a
+SIGTERM (the run keeps its checkpoints; `{"resume": true}` continues it). When the child installs
+an adapter or a student, the adapter watcher switches to it and says so. One job at a time.
 
-Arguments (optional, one object): {"stage": "a" | "b", "maxSteps": N, "resume": bool,
-"force": bool, "config": "recipe.yaml", "gateCases": N}.
+Arguments (optional, one object): {"stage": "a" | "b" (train only), "maxSteps": N,
+"resume": bool, "force": bool, "config": "recipe.yaml", "gateCases": N,
+"minRetained": 0..1 (distill only)}.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import signal
 import sys
 from collections import deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -30,35 +33,69 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TRAIN = "ghostwright.train"
+DISTILL = "ghostwright.distill"
 CHILD_NICENESS = 10
-# Share of the progress bar each phase ends at (training takes most of the time).
-PHASE_END = {"data": 3, "train": 80, "export": 82, "verify": 85, "gate-before": 92}
-PHASE_END |= {"gate-after": 99, "install": 100}
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the editor started: the CLI subcommand, its title, and the share of the progress
+    bar each phase ends at (training takes most of the time)."""
+
+    command: str
+    title: str
+    doing: str  # the progress title
+    phase_end: dict[str, int]
+
+
+JOBS = {
+    TRAIN: Job(
+        "train",
+        "fine-tune",
+        "fine-tuning",
+        {"data": 3, "train": 80, "export": 82, "verify": 85, "gate-before": 92}
+        | {"gate-after": 99, "install": 100},
+    ),
+    DISTILL: Job(
+        "distill",
+        "distillation",
+        "distilling a faster student",
+        {"data": 3, "teacher": 20, "train": 80, "export": 84, "verify": 86, "gate-before": 92}
+        | {"gate-after": 99, "install": 100},
+    ),
+}
 
 
 def register(server: GhostwrightServer) -> None:
-    running = server.training  # {"process": ...} while a fine-tune runs
+    for name, job in JOBS.items():
+        _register_job(server, name, job)
+
+
+def _register_job(server: GhostwrightServer, name: str, job: Job) -> None:
+    running = server.training  # {"process": ...} while a fine-tune or distillation runs
 
     # The server comes from this closure (see commands.register for why).
-    @server.command(TRAIN)
-    async def train(*args: object) -> dict:
+    @server.command(name)
+    async def start(*args: object) -> dict:
         # pygls passes the server first to a handler taking only *args.
-        options = _options(tuple(arg for arg in args if arg is not server))
+        options = _options(tuple(arg for arg in args if arg is not server), job)
         if "error" in options:
             return _fail(server, options["error"])
         if running:
-            return _fail(server, "a fine-tune is already running")
+            return _fail(server, f"a {running['title']} is already running")
         root = server.workspace_root()
         if root is None and options["stage"] == "b":
-            return _fail(server, "open a folder first: the fine-tune learns the workspace")
-        command = [sys.executable, "-m", "ghostwright.server", "train", "--progress-json"]
-        command += ["--stage", options["stage"]]
+            return _fail(server, f"open a folder first: the {job.title} learns the workspace")
+        command = [sys.executable, "-m", "ghostwright.server", job.command, "--progress-json"]
+        command += ["--stage", options["stage"]] if job.command == "train" else []
         command += ["--repo", str(root)] if root is not None else []
         command += [f"--max-steps={options['maxSteps']}"] if options.get("maxSteps") else []
         command += ["--resume"] if options.get("resume") else []
         command += ["--force"] if options.get("force") else []
         command += ["--config", str(options["config"])] if options.get("config") else []
         command += [f"--gate-cases={options['gateCases']}"] if options.get("gateCases") else []
+        if options.get("minRetained") is not None:
+            command += [f"--min-retained={options['minRetained']}"]
         process = await asyncio.create_subprocess_exec(
             *command,
             cwd=str(root) if root else None,
@@ -67,13 +104,13 @@ def register(server: GhostwrightServer) -> None:
             stderr=asyncio.subprocess.PIPE,
             limit=1 << 20,
         )
-        running["process"] = process
+        running.update(process=process, title=job.title)
         try:
             os.setpriority(os.PRIO_PROCESS, process.pid, CHILD_NICENESS)
         except OSError:
             pass  # a priority is a courtesy, not a requirement
         try:
-            return await _follow(server, process)
+            return await _follow(server, process, job)
         finally:
             running.clear()
 
@@ -85,10 +122,10 @@ def stop_training(server: GhostwrightServer) -> None:
         process.send_signal(signal.SIGTERM)
 
 
-async def _follow(server: GhostwrightServer, process: asyncio.subprocess.Process) -> dict:
+async def _follow(server: GhostwrightServer, process: asyncio.subprocess.Process, job: Job) -> dict:
     errors: deque[str] = deque(maxlen=20)
     result: dict[str, Any] = {}
-    async with work_done(server, "ghostwright: fine-tuning") as progress:
+    async with work_done(server, f"ghostwright: {job.doing}") as progress:
         stderr = asyncio.ensure_future(_collect(process.stderr, errors))
         cancel = asyncio.ensure_future(_cancel_when_asked(progress, process))
         assert process.stdout is not None
@@ -97,38 +134,46 @@ async def _follow(server: GhostwrightServer, process: asyncio.subprocess.Process
             if event.get("event") == "done":
                 result = event
             elif event:
-                _report(progress, event)
+                _report(progress, event, job.phase_end)
         code = await process.wait()
         cancel.cancel()
         await stderr
         cancelled = progress.cancelled
     if cancelled:
-        message = "fine-tune cancelled; its checkpoints are kept (resume: true continues it)"
+        message = f"{job.title} cancelled; its checkpoints are kept (resume: true continues it)"
         _show(server, types.MessageType.Info, message)
         return {"cancelled": True}
     if code != 0 or not result:
         failure = next((line for line in reversed(errors) if "error" in line), "")
-        logger.error("fine-tune exited with %s:\n%s", code, "\n".join(errors))
+        logger.error("%s exited with %s:\n%s", job.command, code, "\n".join(errors))
         return _fail(server, failure.removeprefix("ghostwright: error: ") or f"exit {code}")
-    _show(server, types.MessageType.Info, f"ghostwright: {_outcome(result)}")
+    _show(server, types.MessageType.Info, f"ghostwright: {_outcome(result, job)}")
     return result
 
 
-def _options(args: tuple[object, ...]) -> dict[str, Any]:
+def _options(args: tuple[object, ...], job: Job) -> dict[str, Any]:
     """The one optional argument object (Neovim sends {} for none, VS Code [] or [{...}])."""
     given = args[0] if args else {}
     if isinstance(given, list | tuple):  # the arguments list itself, as some clients nest it
         given = given[0] if given else {}
     if not isinstance(given, dict):
-        return {"error": f"the argument must be an object like {{'stage': 'b'}}, not {given!r}"}
+        return {"error": f"the argument must be an object like {{'maxSteps': 100}}, not {given!r}"}
     stage = str(given.get("stage", "b")).lower()
-    if stage not in ("a", "b"):
-        return {"error": f"stage must be 'a' or 'b', not {given.get('stage')!r}"}
+    if stage not in ("a", "b") or (job.command != "train" and stage != "b"):
+        return {"error": f"stage must be 'a' or 'b' (train only), not {given.get('stage')!r}"}
     for key in ("maxSteps", "gateCases"):
         value = given.get(key)
         whole = isinstance(value, int) and not isinstance(value, bool)
         if value is not None and not (whole and value >= 1):
             return {"error": f"{key} must be a whole number of at least 1, not {value!r}"}
+    share = given.get("minRetained")
+    if share is not None and (
+        job.command != "distill"
+        or isinstance(share, bool)
+        or not isinstance(share, int | float)
+        or not 0 <= share <= 1
+    ):
+        return {"error": f"minRetained must be a number from 0 to 1 (distill only), not {share!r}"}
     return {**given, "stage": stage}
 
 
@@ -140,15 +185,15 @@ def _event(raw: bytes) -> dict:
     return event if isinstance(event, dict) else {}
 
 
-def _report(progress: Progress, event: dict) -> None:
+def _report(progress: Progress, event: dict, phase_end: dict[str, int]) -> None:
     kind = event.get("event")
     if kind == "phase":  # reported as a phase begins; "install" comes once it is done
         name = str(event.get("phase", ""))
-        percent = PHASE_END["install"] if name == "install" else _phase_start(name)
+        percent = phase_end["install"] if name == "install" else _phase_start(name, phase_end)
         progress.report(str(event.get("message", "")), percent)
     elif kind == "step":
         steps = max(1, int(event["steps"]))
-        start, end = _phase_start("train"), PHASE_END["train"]
+        start, end = _phase_start("train", phase_end), phase_end["train"]
         percent = start + (end - start) * int(event["step"]) // steps
         eta = int(event.get("eta_s", 0))
         message = (
@@ -158,17 +203,23 @@ def _report(progress: Progress, event: dict) -> None:
         progress.report(message, percent)
     elif kind == "cases":
         name = str(event.get("phase", ""))
-        start, end = _phase_start(name), PHASE_END.get(name, 100)
+        start, end = _phase_start(name, phase_end), phase_end.get(name, 100)
         total = max(1, int(event["total"]))
         percent = start + (end - start) * int(event["done"]) // total
-        side = "current model" if name == "gate-before" else "new adapter"
-        progress.report(f"measuring the {side}: {event['done']}/{total} held-out holes", percent)
+        progress.report(f"{CASES.get(name, name)}: {event['done']}/{total}", percent)
 
 
-def _phase_start(name: str) -> int:
-    names = list(PHASE_END)
+CASES = {  # what a `cases` event counts, per phase
+    "teacher": "the teacher labels the training data, shards",
+    "gate-before": "measuring the current model, held-out holes",
+    "gate-after": "measuring the new model, held-out holes",
+}
+
+
+def _phase_start(name: str, phase_end: dict[str, int]) -> int:
+    names = list(phase_end)
     index = names.index(name) if name in names else 0
-    return PHASE_END[names[index - 1]] if index > 0 else 0
+    return phase_end[names[index - 1]] if index > 0 else 0
 
 
 async def _cancel_when_asked(progress: Progress, process: asyncio.subprocess.Process) -> None:
@@ -189,12 +240,24 @@ async def _collect(stream: asyncio.StreamReader | None, lines: deque[str]) -> No
             lines.append(text)
 
 
-def _outcome(result: dict) -> str:
+def _outcome(result: dict, job: Job) -> str:
     gate = result.get("gate") or {}
     if not gate:
-        return f"fine-tune finished ({result.get('steps')} steps)"
-    before, after = gate["before"]["exact_match"], gate["after"]["exact_match"]
-    measured = f"exact match {before:.1%} -> {after:.1%} on {gate['cases']} held-out holes"
+        return f"{job.title} finished ({result.get('steps')} steps)"
+    before, after = gate["before"], gate["after"]
+    if job.command == "distill":
+        retained = after["exact_match"] / before["exact_match"] if before["exact_match"] else 1.0
+        speedup = before["latency_p50_ms"] / max(1e-9, after["latency_p50_ms"])
+        measured = (
+            f"it keeps {retained:.0%} of the teacher's exact match on {gate['cases']} "
+            f"held-out holes at {speedup:.2f}x the speed"
+        )
+        verdict = "installed" if result.get("installed") else "not installed"
+        return f"distilled student {verdict}: {measured}"
+    measured = (
+        f"exact match {before['exact_match']:.1%} -> {after['exact_match']:.1%} "
+        f"on {gate['cases']} held-out holes"
+    )
     if result.get("installed"):
         return f"fine-tune installed ({measured})"
     return f"fine-tune finished but not installed: it did not beat the current model ({measured})"

@@ -80,7 +80,7 @@ async def test_fine_tune_reports_progress_installs_and_is_picked_up(client: Lang
     _, reports = reports_titled(client, "ghostwright: fine-tuning")
     messages = [r.message for r in reports if isinstance(r, types.WorkDoneProgressReport)]
     assert any(m.startswith("step 2/2, loss ") and "ETA 0 min 00 s" in m for m in messages)
-    assert any(m == "measuring the new adapter: 4/4 held-out holes" for m in messages)
+    assert any(m == "measuring the new model, held-out holes: 4/4" for m in messages)
     percents = [r.percentage for r in reports if getattr(r, "percentage", None) is not None]
     assert percents == sorted(percents) and percents[-1] == 100
     assert isinstance(reports[-1], types.WorkDoneProgressEnd) and reports[-1].message == "done"

@@ -16,11 +16,20 @@ CORPUS = [
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A 2-layer Llama with a byte-level BPE tokenizer trained on a few lines of code."""
+    return _tiny_llama(tmp_path_factory.mktemp("tiny-model"), layers=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tmp_path_factory) -> Path:
+    """The same with 4 layers: a teacher to prune and distill."""
+    return _tiny_llama(tmp_path_factory.mktemp("tiny-teacher"), layers=4)
+
+
+def _tiny_llama(folder: Path, layers: int) -> Path:
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    folder = tmp_path_factory.mktemp("tiny-model")
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -39,7 +48,7 @@ def tiny_model(tmp_path_factory) -> Path:
         vocab_size=len(fast),
         hidden_size=32,
         intermediate_size=64,
-        num_hidden_layers=2,
+        num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=256,

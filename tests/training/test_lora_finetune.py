@@ -182,7 +182,7 @@ def test_train_command_errors_are_one_line(tmp_path):
     command = [sys.executable, "-m", "ghostwright.server", "train"]
     for args, message in [
         (["--repo", str(tmp_path / "missing")], "not a directory"),
-        (["--repo", str(tmp_path), "--resume"], "no run of stage b"),
+        (["--repo", str(tmp_path), "--resume"], "no stage-b run to resume"),
         (["--repo", str(tmp_path)], "no source files"),
         (["--repo", str(tmp_path), "lr"], "is not key=value"),
     ]:

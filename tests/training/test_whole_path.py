@@ -77,7 +77,7 @@ def test_toy_fine_tune_end_to_end(tmp_path: Path, default_model_path: Path):
     recipe.setup()
     assert recipe.load_checkpoint() and 1 <= recipe.step < 3
     assert recipe.train()["steps"] == 3
-    adapter_dir = recipe.save_adapter()
+    adapter_dir = recipe.save_weights()
 
     gguf_adapter = export_lora_gguf(adapter_dir, default_model_path, run / "toy.gguf")
     check = check_adapter(

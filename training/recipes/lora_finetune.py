@@ -70,9 +70,7 @@ class LoRAFinetuneRecipe:
     def setup(self) -> None:
         torch.manual_seed(self.config["seed"])
         random.seed(self.config["seed"])
-        self.model, self.tokenizer = load_model(self.config)
-        if start := starting_adapter(self.config):
-            load_adapter_weights(self.model, start)
+        self.model, self.tokenizer = self._build_model()
         self.too_long = 0
         self.train_examples = self._examples("train") + self._replay()
         self.validation_examples = self._examples("validation", required=False)
@@ -83,13 +81,23 @@ class LoRAFinetuneRecipe:
                 f"one batch of {self.config['batch_size']}"
             )
         self.batches = length_batches(self.train_examples, self.config["batch_size"])
+        self.bf16 = self._use_bf16()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._before_training()
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
             params, lr=self.config["lr"], weight_decay=self.config["weight_decay"]
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
-        self.bf16 = self._use_bf16()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+
+    def _before_training(self) -> None:
+        """Hook between loading the data and building the optimizer (distillation uses it)."""
+
+    def _build_model(self) -> tuple[Any, Any]:
+        model, tokenizer = load_model(self.config)
+        if start := starting_adapter(self.config):
+            load_adapter_weights(model, start)
+        return model, tokenizer
 
     def _replay(self) -> list[Example]:
         """Stage A samples mixed into Stage B (`replay_share` of the result): it must not forget."""
@@ -191,7 +199,9 @@ class LoRAFinetuneRecipe:
         indices = self.batches[order[self.position]]
         self.position += 1
         pad = self.tokenizer.pad_token_id or 0
-        return collate([self.train_examples[i] for i in indices], pad)
+        batch = collate([self.train_examples[i] for i in indices], pad)
+        batch["index"] = torch.tensor(indices)  # which training examples, in row order
+        return batch
 
     def _loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
         causal_lm = self.model.get_base_model()
@@ -225,13 +235,11 @@ class LoRAFinetuneRecipe:
 
     def save_checkpoint(self) -> Path:
         """Everything needed to continue, written to a temp file and renamed into place."""
-        from peft import get_peft_model_state_dict
-
         state = {
             "step": self.step,
             "epoch": self.epoch,
             "position": self.position,
-            "adapter": get_peft_model_state_dict(self.model),
+            "weights": self.trainable_state(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
@@ -246,13 +254,11 @@ class LoRAFinetuneRecipe:
 
     def load_checkpoint(self) -> bool:
         """Continue from the newest checkpoint in the run folder; False when there is none."""
-        from peft import set_peft_model_state_dict
-
         found = sorted(self.run_dir.glob("checkpoint-*.pt"))
         if not found:
             return False
         state = torch.load(found[-1], weights_only=False)
-        set_peft_model_state_dict(self.model, state["adapter"])
+        self.load_trainable_state(state.get("weights", state.get("adapter")))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"]["torch"])
@@ -262,7 +268,18 @@ class LoRAFinetuneRecipe:
         logger.info("resumed %s at step %d", self.run_dir, self.step)
         return True
 
-    def save_adapter(self) -> Path:
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        from peft import get_peft_model_state_dict
+
+        return get_peft_model_state_dict(self.model)
+
+    def load_trainable_state(self, weights: dict[str, torch.Tensor]) -> None:
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(self.model, weights)
+
+    def save_weights(self) -> Path:
+        """The trained result in the run folder (here: the peft adapter folder)."""
         target = self.run_dir / "adapter"
         self.model.save_pretrained(target)
         return target
@@ -320,26 +337,10 @@ def adapter_shape(folder: Path) -> dict[str, Any]:
 def load_model(config: dict[str, Any]) -> tuple[Any, Any]:
     """The base model (GGUF through transformers, or an HF folder) wrapped in a peft LoRA."""
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    source = config["model"]
     if config.get("quantize_4bit") and not torch.cuda.is_available():
         raise GhostwrightError("quantize_4bit (QLoRA) needs a CUDA GPU; set quantize_4bit=false")
-    from ghostwright.server.models import is_gguf_spec, resolve_model
-
-    if is_gguf_spec(source):
-        source = str(resolve_model(source))  # the very file the server loads
-    path = Path(source).expanduser()
-    kwargs: dict[str, Any] = {}
-    if path.suffix == ".gguf":
-        path, kwargs = path.parent, {"gguf_file": path.name}
-    try:
-        # transformers draws a bar per GGUF load that no setting turns off; errors still raise.
-        with contextlib.redirect_stderr(io.StringIO()):
-            tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise GhostwrightError(f"cannot load model weights from {source}: {exc}") from exc
+    model, tokenizer = load_causal_lm(config["model"])
     lora = dict(config["lora"])
     if start := starting_adapter(config):  # its shape wins: the weights must fit
         lora |= adapter_shape(start)
@@ -351,6 +352,29 @@ def load_model(config: dict[str, Any]) -> tuple[Any, Any]:
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, peft_config), tokenizer
+
+
+def load_causal_lm(source: str) -> tuple[Any, Any]:
+    """(model in fp32, tokenizer) from a model spec the server resolves (`default`, a .gguf) or
+    an HF checkpoint folder: for a GGUF, the very file the server loads."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ghostwright.server.models import is_gguf_spec, resolve_model
+
+    if is_gguf_spec(source):
+        source = str(resolve_model(source))
+    path = Path(source).expanduser()
+    kwargs: dict[str, Any] = {}
+    if path.suffix == ".gguf":
+        path, kwargs = path.parent, {"gguf_file": path.name}
+    try:
+        # transformers draws a bar per GGUF load that no setting turns off; errors still raise.
+        with contextlib.redirect_stderr(io.StringIO()):
+            tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise GhostwrightError(f"cannot load model weights from {source}: {exc}") from exc
+    return model, tokenizer
 
 
 def plot_curve(history: list[dict], target: Path) -> None:
@@ -381,17 +405,20 @@ def plot_curve(history: list[dict], target: Path) -> None:
 
 
 def train_run(
-    config: dict[str, Any], resume: bool = True, progress: Callable | None = None
+    config: dict[str, Any],
+    resume: bool = True,
+    progress: Callable | None = None,
+    recipe_class: type[LoRAFinetuneRecipe] | None = None,
 ) -> LoRAFinetuneRecipe:
-    """Set up, resume when a checkpoint exists (and `resume`), train, save the adapter; the
+    """Set up, resume when a checkpoint exists (and `resume`), train, save the weights; the
     trained recipe (model in memory) is returned for export and verification."""
-    recipe = LoRAFinetuneRecipe(config)
+    recipe = (recipe_class or LoRAFinetuneRecipe)(config)
     recipe.setup()
     if resume:
         recipe.load_checkpoint()
     with _stop_after_step_on_signal(recipe):
         recipe.summary = recipe.train(progress)
-    recipe.summary["adapter"] = str(recipe.save_adapter())
+    recipe.summary["adapter"] = str(recipe.save_weights())
     return recipe
 
 

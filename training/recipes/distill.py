@@ -1,0 +1,205 @@
+"""Distillation recipe: a layer-pruned copy of the teacher trained to predict what it predicts.
+
+The teacher is the model the server runs (GGUF through transformers, installed adapter merged).
+Before training it runs once over the training examples and its top-k logits per completion
+position are cached on disk (`teacher_cache`); then its blocks are pruned to `keep_layers` and
+the copy (the student) trains on a mix of a divergence from the cached teacher distribution and
+cross-entropy on the labels (`losses`), the mix moving linearly over the run. The token
+embedding, which is also the output layer, stays as the teacher has it.
+
+Everything else (data, batches, schedule, checkpoints and exact resume, signals, metrics) is the
+LoRA recipe's. The validation loss is plain cross-entropy, so student and teacher compare.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ghostwright.server.errors import GhostwrightError
+from ghostwright.training.batches import collate, length_batches
+from ghostwright.training.losses import (
+    DIVERGENCES,
+    distillation_loss,
+    focal_cross_entropy,
+    linear_schedule,
+    softcapped,
+    supervised_states,
+)
+from ghostwright.training.recipes.lora_finetune import LoRAFinetuneRecipe
+
+logger = logging.getLogger(__name__)
+
+STUDENTS = ("pruned",)
+PRUNING = ("importance", "even")
+
+
+def check_choices(config: dict[str, Any]) -> None:
+    """Refuse a misspelt choice before the teacher spends minutes on the data."""
+    from ghostwright.training.export import QUANTIZATIONS
+
+    choices = {
+        "student": (config["student"], STUDENTS),
+        "prune": (config["prune"], PRUNING),
+        "distill.divergence": (config["distill"]["divergence"], DIVERGENCES),
+        "quantization": (config["quantization"], tuple(QUANTIZATIONS)),
+    }
+    for key, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise GhostwrightError(f"{key} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+class DistillRecipe(LoRAFinetuneRecipe):
+    """One distillation run in `config["output_dir"]`; the student is `self.model`."""
+
+    cache_progress: Any = None  # (done, total) of teacher shards, for the caller's progress
+
+    def _build_model(self) -> tuple[Any, Any]:
+        from ghostwright.training.student import load_teacher
+
+        check_choices(self.config)
+        return load_teacher(self.config["model"], self.config["teacher_adapter"])
+
+    def _before_training(self) -> None:
+        from ghostwright.training.student import prune_layers, train_blocks_only
+        from ghostwright.training.teacher_cache import build_teacher_cache
+
+        settings = self.config["distill"]
+        self._limit_examples(self.config["teacher_examples"])
+        self.teacher_cache = build_teacher_cache(
+            self.model,
+            self.train_examples,
+            self.run_dir / "teacher",
+            identity={
+                "model": self.config["model"],
+                "adapter": self.config["teacher_adapter"],
+                "dataset": self.config["dataset"],
+                "max_tokens": self.config["max_tokens"],
+                "seed": self.config["seed"],
+            },
+            top_k=settings["top_k"],
+            batch_size=self.config["batch_size"],
+            bf16=self.bf16,
+            pad_id=self.tokenizer.pad_token_id or 0,
+            progress=self.cache_progress,
+        )
+        self.teacher_validation_loss = self._teacher_validation_loss()
+        total = self.model.config.num_hidden_layers
+        self.keep = self._blocks_to_keep(total)
+        prune_layers(self.model, self.keep)
+        train_blocks_only(self.model)
+        logger.info("student: blocks %s of %d", self.keep, total)
+
+    def _blocks_to_keep(self, total: int) -> list[int]:
+        """Blocks by influence on validation samples (or evenly spaced); decided once per run
+        (`teacher/blocks.json`, beside the cache) so a resumed run prunes the same ones."""
+        from ghostwright.training.student import block_influence, kept_layers, most_influential
+
+        path = self.run_dir / "teacher" / "blocks.json"
+        if path.is_file():
+            return json.loads(path.read_text())["keep"]
+        count, method = self.config["keep_layers"], self.config["prune"]
+        if method == "even":
+            keep, influence = kept_layers(total, count), None
+        elif method == "importance":
+            sample = self.validation_examples or self.train_examples
+            chosen = random.Random(self.config["seed"]).sample(sample, min(len(sample), 32))
+            pad = self.tokenizer.pad_token_id or 0
+            batches = [collate([chosen[i] for i in ids], pad) for ids in length_batches(chosen, 4)]
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                influence = block_influence(self.model, batches)
+            keep = most_influential(influence, count)
+        else:  # check_choices allows nothing else
+            raise AssertionError(method)
+        path.write_text(json.dumps({"keep": keep, "method": method, "influence": influence}))
+        return keep
+
+    def _limit_examples(self, count: int) -> None:
+        """Keep a seeded sample of `count` training examples: the teacher labels only what the
+        student will see (0: all)."""
+        if 0 < count < len(self.train_examples):
+            chosen = random.Random(self.config["seed"]).sample(self.train_examples, count)
+            self.train_examples = chosen
+            self.batches = length_batches(chosen, self.config["batch_size"])
+
+    def _teacher_validation_loss(self) -> float | None:
+        """The teacher's cross-entropy on the validation sample (cached with the logits)."""
+        path = self.run_dir / "teacher" / "validation.json"
+        if path.is_file():
+            return json.loads(path.read_text())["loss"]
+        if not self.validation_examples:
+            return None
+        loss = self.validation_loss()
+        path.write_text(json.dumps({"loss": loss}))
+        return loss
+
+    def _loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        head = softcapped(
+            self.model.get_output_embeddings(),
+            getattr(self.model.config, "final_logit_softcapping", None),
+        )
+        settings = self.config["distill"]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            hidden = self.model.get_decoder()(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+            ).last_hidden_state
+            states, targets = supervised_states(hidden, batch["labels"])
+            if targets.numel() == 0:
+                return hidden.sum() * 0.0, 0
+            logits = head(states).float()
+        cross_entropy = focal_cross_entropy(logits, targets, settings["focal_gamma"])
+        if "index" not in batch:  # validation: cross-entropy alone, comparable with the teacher
+            return cross_entropy, int(targets.numel())
+        values, ids = self.teacher_cache.batch(batch["index"].tolist())
+        divergence = distillation_loss(
+            logits, values, ids, settings["divergence"], settings["temperature"]
+        )
+        weight = linear_schedule(
+            settings["kd_weight_start"],
+            settings["kd_weight_end"],
+            self.step,
+            self.config["max_steps"],
+        )
+        return weight * divergence + (1 - weight) * cross_entropy, int(targets.numel())
+
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        return {
+            name: parameter.detach().clone()
+            for name, parameter in self.model.named_parameters()
+            if parameter.requires_grad
+        }
+
+    def load_trainable_state(self, weights: dict[str, torch.Tensor]) -> None:
+        missing = set(self.trainable_state()) - set(weights)
+        if missing:
+            raise GhostwrightError(f"the checkpoint lacks {sorted(missing)[:3]}: another student")
+        self.model.load_state_dict(weights, strict=False)
+
+    def save_weights(self) -> Path:
+        """The student's trained weights and how to rebuild it (`student.json`)."""
+        from safetensors.torch import save_file
+
+        target = self.run_dir / "student"
+        target.mkdir(exist_ok=True)
+        save_file(
+            {name: tensor.contiguous() for name, tensor in self.trainable_state().items()},
+            str(target / "weights.safetensors"),
+        )
+        description = {
+            "teacher": self.config["model"],
+            "teacher_adapter": self.config["teacher_adapter"],
+            "keep_layers": self.keep,
+        }
+        (target / "student.json").write_text(json.dumps(description, indent=2))
+        return target
+
+    def _summary(self) -> dict:
+        summary = super()._summary()
+        summary["teacher_validation_loss"] = self.teacher_validation_loss
+        summary["keep_layers"] = self.keep
+        return summary
