@@ -5,7 +5,9 @@ model fill-in-the-middle, so it serves every repository without one of its own).
 A user who set `adapter` (or `prompt_format`) explicitly keeps it; otherwise the installed adapter
 applies with the prompt format it was trained on. A distilled student is installed the same way but
 names a whole `model` instead of an `adapter` (and keeps its teacher's record, which the next
-distillation starts from); it replaces the model unless the user chose one. The server polls the
+distillation starts from); it replaces the model unless the user chose one. A context-distilled
+adapter also names the window it was trained for (`serve`: a shorter `prompt_tokens`, no
+retrieval), applied where the user kept the defaults. The server polls the
 records and reloads when one changes, so a finished fine-tune takes effect without a restart."""
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def current_adapter(adapters_dir: Path) -> dict | None:
 
 
 def is_student(record: dict | None) -> bool:
-    return bool(record and record.get("model"))
+    """Installed by `ghostwright distill` (a pruned model or a context-distilled adapter)."""
+    return bool(record and record.get("distilled"))
 
 
 def teacher_record(root: Path | None) -> dict | None:
@@ -66,11 +69,27 @@ def with_installed_adapter(settings: Settings, root: Path | None) -> Settings:
     prompt_format = settings.prompt_format
     if prompt_format == "auto":
         prompt_format = record.get("prompt_format", "auto")
-    if is_student(record):
+    settings = _serve_as_trained(settings, record.get("serve") or {})
+    if record.get("model"):
         if settings.model != "default":  # the user's own model choice wins
             return settings
         return replace(settings, model=record["path"], prompt_format=prompt_format)
     return replace(settings, adapter=record["path"], prompt_format=prompt_format)
+
+
+SERVED_KEYS = ("prompt_tokens", "retrieval")  # what an installed student may ask to be served with
+
+
+def _serve_as_trained(settings: Settings, serve: dict) -> Settings:
+    """The settings a context-distilled student was trained for (a shorter window, no
+    snippets), where the user left the defaults."""
+    defaults = Settings()
+    chosen = {
+        key: serve[key]
+        for key in SERVED_KEYS
+        if key in serve and getattr(settings, key) == getattr(defaults, key)
+    }
+    return replace(settings, **chosen) if chosen else settings
 
 
 def record_stamp(root: Path | None) -> tuple[float | None, ...]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,16 +34,49 @@ def load_examples(
 ) -> tuple[list[Example], int]:
     """The samples of a JSONL file that fit `max_tokens`, and how many did not."""
     examples, too_long = [], 0
+    for row in _rows(path):
+        example = _example(row["prompt"], row["completion"], tokenize, opening)
+        if len(example.ids) > max_tokens:
+            too_long += 1
+            continue
+        examples.append(example)
+    return examples, too_long
+
+
+def load_example_pairs(
+    path: Path,
+    tokenize: Tokenize,
+    max_tokens: int,
+    teacher_max_tokens: int,
+    opening: Sequence[int] = (),
+) -> tuple[list[Example], list[Example], int]:
+    """(student, teacher) examples, index-aligned, of rows that also carry the teacher's own
+    prompt (`teacher_prompt`, context distillation): a row is kept when both fit. The
+    completion is tokenized alone in both, so both predict the very same tokens."""
+    students, teachers, too_long = [], [], 0
+    for row in _rows(path):
+        student = _example(row["prompt"], row["completion"], tokenize, opening)
+        teacher = _example(
+            row.get("teacher_prompt", row["prompt"]), row["completion"], tokenize, opening
+        )
+        if len(student.ids) > max_tokens or len(teacher.ids) > teacher_max_tokens:
+            too_long += 1
+            continue
+        students.append(student)
+        teachers.append(teacher)
+    return students, teachers, too_long
+
+
+def _rows(path: Path) -> Iterator[dict]:
     with path.open(encoding="utf-8") as handle:
         for line in handle:
-            row = json.loads(line)
-            prompt = [*opening, *tokenize(row["prompt"])]
-            completion = tokenize(row["completion"])
-            if len(prompt) + len(completion) > max_tokens:
-                too_long += 1
-                continue
-            examples.append(Example(prompt + completion, [IGNORE] * len(prompt) + completion))
-    return examples, too_long
+            yield json.loads(line)
+
+
+def _example(prompt: str, completion: str, tokenize: Tokenize, opening: Sequence[int]) -> Example:
+    prompt_ids = [*opening, *tokenize(prompt)]
+    completion_ids = tokenize(completion)
+    return Example(prompt_ids + completion_ids, [IGNORE] * len(prompt_ids) + completion_ids)
 
 
 def length_batches(examples: list[Example], batch_size: int) -> list[list[int]]:

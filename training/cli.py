@@ -49,11 +49,21 @@ def add_train_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
     return parser
 
 
+STUDENT_RECIPES = {"pruned": "distill_default.yaml", "context": "distill_context.yaml"}
+
+
 def add_distill_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = commands.add_parser(
         "distill", help="distill the served model into a faster student for your repository"
     )
     parser.add_argument("--repo", type=Path, help="repository (default: this one)")
+    parser.add_argument(
+        "--student",
+        choices=tuple(STUDENT_RECIPES),
+        default="pruned",
+        help="pruned: fewer blocks, a whole faster model; context: the same model, learning "
+        "to complete without retrieved snippets as if it had them (default: pruned)",
+    )
     parser.add_argument("--config", type=Path, help="recipe YAML (default: the packaged one)")
     parser.add_argument("--max-steps", type=int)
     parser.add_argument("--resume", action="store_true", help="continue the newest run")
@@ -89,7 +99,9 @@ def run_distill(args: argparse.Namespace, settings: Settings) -> int:
     if not 0 <= args.min_retained <= 1:
         raise GhostwrightError("--min-retained must be between 0 and 1")
     args.stage = "b"  # the repository's data, home and install folder
-    config, progress, run_dir, target = _prepare(args, settings, "distill_default.yaml", "distill")
+    recipe_yaml = STUDENT_RECIPES[args.student]
+    kind = f"distill-{args.student}"
+    config, progress, run_dir, target = _prepare(args, settings, recipe_yaml, kind)
     teacher = teacher_record(target.repository)
     if not config["teacher_adapter"] and teacher:
         config["teacher_adapter"] = teacher.get("peft_dir", "")
@@ -102,9 +114,14 @@ def run_distill(args: argparse.Namespace, settings: Settings) -> int:
     _save_config(config, run_dir)
     progress.phase("teacher", "computing the teacher's predictions (once; cached in the run)")
 
+    def teacher_progress(done: int, total: int) -> None:
+        progress.cases("teacher", done, total)
+        if done == total:
+            progress.phase("train", f"training the student in {run_dir}")
+
     def recipe_class(config: dict) -> DistillRecipe:
         recipe = DistillRecipe(config)
-        recipe.cache_progress = lambda done, total: progress.cases("teacher", done, total)
+        recipe.cache_progress = teacher_progress
         return recipe
 
     recipe = train_run(config, args.resume, progress.step, recipe_class)  # type: ignore[arg-type]
@@ -115,7 +132,9 @@ def run_distill(args: argparse.Namespace, settings: Settings) -> int:
     summary["student"] = recipe.summary["adapter"]
     if recipe.summary["stopped"]:
         return _stopped(progress, recipe, summary)
-    if not args.no_install:
+    if args.no_install:
+        pass
+    else:
         summary |= publish_student(
             recipe,
             target,
@@ -155,7 +174,10 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _prepare(
-    args: argparse.Namespace, settings: Settings, recipe_yaml: str, kind: str | None
+    args: argparse.Namespace,
+    settings: Settings,
+    recipe_yaml: str,
+    kind: str | None,
 ) -> tuple[dict[str, Any], Any, Path, Target]:
     """Config (YAML, overrides, model), progress, run folder (new, or the newest to resume,
     keeping its data and start) and target; builds the dataset when the config names none."""
@@ -189,10 +211,13 @@ def _prepare(
             if key in config:
                 config[key] = config.get(key) or previous.get(key, "")
     target = _target(args, config, home)
-    if not config["dataset"]:
+    if not config["dataset"] and config.get("student") == "context":
+        progress.phase("data", f"prompting {target.corpus}'s holes with and without snippets")
+        config["dataset"] = str(_context_dataset(target, config, home, settings, progress))
+    elif not config["dataset"]:
         progress.phase("data", f"building the training data from {target.corpus}")
         config["dataset"] = str(_dataset(target, config, home, args.stage))
-    if kind == "distill" and not config.get("replay_dataset"):
+    if kind == "distill-pruned" and not config.get("replay_dataset"):
         stage_a = _stage_a_datasets()
         config["replay_dataset"] = str(stage_a[-1]) if stage_a else ""
     config["output_dir"] = str(run_dir)
@@ -311,6 +336,29 @@ def _dataset(target: Target, config: dict[str, Any], home: Path, stage: str) -> 
     counts = json.loads((folder / "manifest.json").read_text())
     print(f"dataset {folder}: {json.dumps(counts['samples'])}", file=sys.stderr)
     return folder
+
+
+def _context_dataset(
+    target: Target, config: dict[str, Any], home: Path, settings: Settings, progress: Any
+) -> Path:
+    """Holes prompted by the served model's pipeline with and without retrieved snippets."""
+    from ghostwright.server.adapters import teacher_record
+    from ghostwright.training.data.context_pairs import build_context_pairs
+
+    teacher = teacher_record(target.repository)
+    if teacher is None:
+        raise GhostwrightError(
+            "context distillation needs a fine-tuned teacher: run `ghostwright train` first"
+        )
+    served = replace(settings, adapter=teacher["path"], prompt_format=teacher["prompt_format"])
+    return build_context_pairs(
+        target.corpus,
+        home / "datasets",
+        served,
+        target.options,
+        student_prompt_tokens=config["student_prompt_tokens"],
+        progress=lambda done, total: progress.cases("data", done, total),
+    )
 
 
 def _run_dir(home: Path, kind: str, resume: bool) -> Path:

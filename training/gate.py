@@ -1,9 +1,11 @@
-"""The install gate: the current model and a new adapter, scored on the same held-out holes.
+"""The install gate: the current model and a new adapter (or student), scored on the same
+held-out holes.
 
 The cases are the eval harness's `repo` holes in the files the data step held out (the same
 file split, the same seed), so neither side has trained on them. "Current" is what the server
-would run now (the installed adapter, if any). Retrieval is off on both sides: the gate compares
-models, not indexes.
+would run now (the installed adapter, if any). Retrieval is off on both sides (the gate compares
+models, not indexes), except for a context-distilled student's teacher, which is measured as the
+editor serves it: with snippets from an index of the repository without its held-out files.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ghostwright.server.config import Settings
 from ghostwright.training.data.build import DataOptions
 from ghostwright.training.evaluate.data import EvalCase
+
+if TYPE_CHECKING:
+    from ghostwright.indexer.service import IndexService
 
 GATE_CASES = 200  # about a minute per side on this 2-core CPU
 
@@ -35,13 +41,22 @@ def measure(
     cases: list[EvalCase],
     report_path: Path,
     on_case: Callable[[int, int], None] | None = None,
+    *,
+    benchmark: str = "repo",
+    executes: bool = False,
+    index: IndexService | None = None,
 ) -> dict:
     """Exact match and friends of `settings`' model on `cases`, and its median latency (an
-    adapter costs time per token: the user should see both); the eval report is kept."""
+    adapter costs time per token: the user should see both); the eval report is kept.
+    `benchmark` and `executes` name other eval-harness benchmarks (HumanEval: executed); with an
+    `index` (of the repository without its held-out files) retrieval runs as `settings` say."""
     from ghostwright.server.engine import open_completer
+    from ghostwright.training.evaluate.cli import EVAL_RETRIEVAL_S
     from ghostwright.training.evaluate.runner import model_predictor, run_report
 
-    with open_completer(replace(settings, retrieval=False)) as completer:
+    if index is None:
+        settings = replace(settings, retrieval=False)
+    with open_completer(settings, index, retrieval_budget_s=EVAL_RETRIEVAL_S) as completer:
         predict = model_predictor(completer)
         done = 0
 
@@ -57,14 +72,15 @@ def measure(
             "model": completer.backend.model_name,
             "adapter": settings.adapter or None,
             "format": completer.backend.prompt_format.name,
-            "retrieval": "off",
+            "retrieval": "on" if index is not None and settings.retrieval else "off",
+            "prompt_tokens": settings.prompt_tokens,
         }
         report = run_report(
-            "repo",
+            benchmark,
             cases,
             counted,
             report_path,
-            executes=False,
+            executes=executes,
             context=context,
             progress=False,
         )

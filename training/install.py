@@ -48,10 +48,17 @@ def install(candidate: Candidate, adapters_dir: Path, *, force: bool = False) ->
 
 
 def install_student(
-    candidate: Candidate, adapters_dir: Path, *, min_retained: float, force: bool = False
+    candidate: Candidate,
+    adapters_dir: Path,
+    *,
+    min_retained: float,
+    force: bool = False,
+    distilled: str = "pruned",
+    serve: dict | None = None,
 ) -> Path:
-    """Make a distilled student the served model when it keeps `min_retained` of the teacher's
-    held-out exact match (the gate's `before` is the teacher)."""
+    """Make a distilled student current when it keeps `min_retained` of the teacher's held-out
+    exact match (the gate's `before` is the teacher): a pruned student as the served `model`, a
+    context student as the `adapter`, with the settings it must be served with (`serve`)."""
     _check_passed(candidate, "student")
     retained = retained_of(candidate)
     if retained < min_retained and not force:
@@ -65,8 +72,11 @@ def install_student(
         "retained": retained,
         "speedup": speedup,
         "forced": retained < min_retained,
+        "distilled": distilled,
+        "serve": serve or {},
     }
-    return _install(candidate, adapters_dir, "model", extra)
+    key = "model" if distilled == "pruned" else "adapter"
+    return _install(candidate, adapters_dir, key, extra)
 
 
 def _check_passed(candidate: Candidate, what: str) -> None:

@@ -102,24 +102,33 @@ def publish_student(
     force: bool = False,
     gate_limit: int | None = None,
 ) -> dict:
-    """Export the distilled student as a whole GGUF, check it, gate it against its teacher (the
-    installed adapter `teacher`, or the model alone) and install it as the served model."""
+    """Export the distilled student, check it in llama.cpp, gate it against its teacher (the
+    installed adapter `teacher`, or the model alone) and install it when it keeps
+    `min_retained` of the teacher's held-out exact match.
+
+    Pruned student: a whole GGUF, served as the model. Context student: a GGUF adapter, served
+    with its shorter window and retrieval off, against the teacher as the editor serves it
+    (snippets from an index of the repository without its held-out files)."""
     from ghostwright.server.models import resolve_model
-    from ghostwright.training.export import export_model_gguf
+    from ghostwright.training.export import export_lora_gguf, export_model_gguf
     from ghostwright.training.install import Candidate, install_student
     from ghostwright.training.verify import check_adapter
 
     config = recipe.config
     run_dir = Path(config["output_dir"])
-    progress.phase("export", f"exporting the student to GGUF ({config['quantization']})")
-    student = export_model_gguf(
-        recipe.model,
-        resolve_model(config["model"]),
-        run_dir / f"{run_dir.name}.gguf",
-        config["quantization"],
-    )
+    base_gguf = resolve_model(config["model"])
+    context = config["student"] == "context"
+    output = run_dir / f"{run_dir.name}.gguf"
+    if context:
+        progress.phase("export", "exporting the student's adapter to GGUF")
+        student = export_lora_gguf(Path(recipe.summary["adapter"]), base_gguf, output)
+        checked = (base_gguf, student)
+    else:
+        progress.phase("export", f"exporting the student to GGUF ({config['quantization']})")
+        student = export_model_gguf(recipe.model, base_gguf, output, config["quantization"])
+        checked = (student, None)
     progress.phase("verify", "checking the student in llama.cpp against transformers")
-    check = check_adapter(recipe.model, recipe.tokenizer, student, None, _held_out_texts(config))
+    check = check_adapter(recipe.model, recipe.tokenizer, *checked, _held_out_texts(config))
     check = check.as_dict()
     (run_dir / "export-check.json").write_text(json.dumps(check, indent=2))
 
@@ -130,10 +139,17 @@ def publish_student(
         adapter=teacher["path"] if teacher else "",
         prompt_format=teacher.get("prompt_format", dataset_format) if teacher else dataset_format,
     )
-    student_settings = replace(
-        settings, model=str(student), adapter="", prompt_format=dataset_format
+    serve = {"prompt_tokens": config["student_prompt_tokens"], "retrieval": False}
+    if context:
+        student_settings = replace(teacher_settings, adapter=str(student), **serve)
+    else:
+        serve = {}
+        student_settings = replace(
+            settings, model=str(student), adapter="", prompt_format=dataset_format
+        )
+    scores, cases = _gate(
+        target, teacher_settings, student_settings, run_dir, progress, gate_limit, context
     )
-    scores, cases = _gate(target, teacher_settings, student_settings, run_dir, progress, gate_limit)
     outcome = {"check": check, "gate": {**scores, "cases": cases}, "installed": None}
     candidate = Candidate(
         student,
@@ -142,12 +158,19 @@ def publish_student(
         check,
         scores["before"],
         scores["after"],
+        peft_dir=recipe.summary["adapter"] if context else "",
         teacher=teacher,
     )
     try:
-        outcome["installed"] = str(
-            install_student(candidate, target.adapters_dir, min_retained=min_retained, force=force)
+        installed = install_student(
+            candidate,
+            target.adapters_dir,
+            min_retained=min_retained,
+            force=force,
+            distilled=config["student"],
+            serve=serve,
         )
+        outcome["installed"] = str(installed)
     except GhostwrightError as exc:
         outcome["not_installed"] = str(exc)
     return outcome
@@ -160,6 +183,7 @@ def _gate(
     run_dir: Path,
     progress: TrainProgress,
     gate_limit: int | None,
+    before_with_snippets: bool = False,
 ) -> tuple[dict, int]:
     """Both models on the same held-out holes of the corpus: ({before, after}, cases)."""
     from ghostwright.training.gate import GATE_CASES, gate_cases, measure
@@ -167,16 +191,39 @@ def _gate(
     cases = gate_cases(target.corpus, target.options, gate_limit or GATE_CASES)
     if not cases:
         raise GhostwrightError(f"no held-out code in {target.corpus} to measure on")
+    index = _held_out_index(target, before) if before_with_snippets else None
     scores = {}
-    for side, side_settings in (("before", before), ("after", after)):
-        progress.phase(f"gate-{side}", f"measuring {_describe(side_settings)} on held-out code")
-        scores[side] = measure(
-            side_settings,
-            cases,
-            run_dir / f"gate-{side}.json",
-            lambda done, total, name=f"gate-{side}": progress.cases(name, done, total),
-        )
+    try:
+        for side, side_settings in (("before", before), ("after", after)):
+            message = f"measuring {_describe(side_settings)} on held-out code"
+            progress.phase(f"gate-{side}", message)
+            scores[side] = measure(
+                side_settings,
+                cases,
+                run_dir / f"gate-{side}.json",
+                lambda done, total, name=f"gate-{side}": progress.cases(name, done, total),
+                index=index if side == "before" else None,
+            )
+    finally:
+        if index is not None:
+            index.close()
+            index.embedder.close()
     return scores, len(cases)
+
+
+def _held_out_index(target: Target, settings: Settings) -> Any:
+    """The index the teacher's snippets come from: the repository without its held-out files."""
+    from ghostwright.training.evaluate.cli import index_without
+    from ghostwright.training.evaluate.repo_holes import mine_repository
+
+    holes = mine_repository(
+        target.corpus,
+        seed=target.options.seed,
+        languages=target.options.languages,
+        exclude=target.options.exclude,
+    )
+    held_out = holes.description["held_out_files"]
+    return index_without(target.corpus, settings, held_out, target.options.seed)[0]
 
 
 def _dataset_format(config: dict) -> str:

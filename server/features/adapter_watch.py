@@ -9,6 +9,7 @@ and requests already running on it finish there.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -42,7 +43,7 @@ def _announce(server: GhostwrightServer) -> None:
         message = "ghostwright: adapter removed; using the base model"
     elif is_student(record):
         message = (
-            f"ghostwright: now using the distilled student {record['model']} "
+            f"ghostwright: now using the distilled student {Path(record['path']).name} "
             f"({record.get('retained', 0):.0%} of the teacher's exact match, "
             f"{record.get('speedup', 0):.2f}x its speed)"
         )

@@ -65,7 +65,9 @@ def student_figures(record: dict) -> dict:
             "latency_p50_ms": before.get("latency_p50_ms"),
         },
         "student": {
-            "model": record.get("model"),
+            "kind": record.get("distilled"),
+            "file": Path(record["path"]).name,
+            "served_with": record.get("serve") or {},
             "exact_match": after.get("exact_match"),
             "latency_p50_ms": after.get("latency_p50_ms"),
             "retained": record.get("retained"),

@@ -1,6 +1,7 @@
-"""`ghostwright.train` from the editor: a real fine-tune child process (toy size, the real default
-model), `$/progress` with steps and ETA, the gate, the install the server then switches to, and
-cancel. The server itself runs the fake backend; the child trains and measures the real model."""
+"""`ghostwright.train` and `ghostwright.distill` from the editor: a real child process (toy size,
+the real default model), `$/progress` with steps and ETA, the gate, the install the server then
+switches to, and cancel. The server itself runs the fake backend; the child trains and measures
+the real model."""
 
 from __future__ import annotations
 
@@ -39,12 +40,27 @@ lora: {rank: 2, alpha: 4, dropout: 0.0, targets: [q_proj, v_proj]}
 """
 
 
+TOY_DISTILL = """
+batch_size: 2
+max_tokens: 64
+max_steps: 2
+teacher_examples: 8
+lr: 1.0e-5
+keep_layers: 16
+quantization: f16
+checkpoint_every: 1
+eval_every: 0
+replay_share: 0
+"""
+
+
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
 async def client(lsp_client: LanguageClient, tmp_path_factory):
     root = tmp_path_factory.mktemp("repo")
     for number in range(6):
         (root / f"shape{number}.py").write_text(SOURCE.replace("area", f"area{number}"))
     (root / "toy.yaml").write_text(TOY_RECIPE)
+    (root / "distill.yaml").write_text(TOY_DISTILL)
     params = types.InitializeParams(capabilities=capabilities(), root_uri=root.as_uri())
     await lsp_client.initialize_session(params)
     lsp_client.root = root
@@ -53,8 +69,8 @@ async def client(lsp_client: LanguageClient, tmp_path_factory):
     await lsp_client.shutdown_session()
 
 
-async def train(client: LanguageClient, **arguments) -> dict:
-    params = types.ExecuteCommandParams(command="ghostwright.train", arguments=[arguments])
+async def train(client: LanguageClient, command: str = "ghostwright.train", **arguments) -> dict:
+    params = types.ExecuteCommandParams(command=command, arguments=[arguments])
     return await client.workspace_execute_command_async(params)
 
 
@@ -68,8 +84,39 @@ def reports_titled(client: LanguageClient, title: str) -> tuple[str, list]:
 async def test_bad_arguments_get_one_error_message(client: LanguageClient):
     assert "stage must be" in (await train(client, stage="c"))["error"]
     assert "maxSteps must be" in (await train(client, maxSteps=0))["error"]
+    assert "minRetained must be" in (await train(client, minRetained=0.5))["error"]  # train
+    distill = "ghostwright.distill"
+    assert "stage must be" in (await train(client, distill, stage="a"))["error"]
+    assert "minRetained must be" in (await train(client, distill, minRetained=2))["error"]
     messages = [m.message for m in client.messages if m.type == types.MessageType.Error]
     assert any("stage must be 'a' or 'b'" in message for message in messages)
+
+
+async def test_distill_reports_progress_installs_and_status_shows_teacher_and_student(
+    client: LanguageClient,
+):
+    config = str(client.root / "distill.yaml")
+    result = await train(client, "ghostwright.distill", config=config, gateCases=4, minRetained=0)
+    assert result["installed"] and result["check"]["passed"], result
+    _, reports = reports_titled(client, "ghostwright: distilling a faster student")
+    messages = [r.message for r in reports if isinstance(r, types.WorkDoneProgressReport)]
+    assert "the teacher labels the training data, shards: 1/1" in messages
+    assert any(m.startswith("step 2/2, loss ") for m in messages)
+    percents = [r.percentage for r in reports if getattr(r, "percentage", None) is not None]
+    assert percents == sorted(percents) and percents[-1] == 100
+    for _ in range(200):  # the adapter watcher polls every 2 s
+        status = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="ghostwright.status")
+        )
+        if "student" in status:
+            break
+        await asyncio.sleep(0.1)
+    assert status["student"]["file"] == Path(result["installed"]).name
+    assert status["student"]["retained"] is not None and status["student"]["cases"] == 4
+    assert status["teacher"]["exact_match"] == result["gate"]["before"]["exact_match"]
+    infos = [m.message for m in client.messages if m.type == types.MessageType.Info]
+    assert any(message.startswith("ghostwright: distilled student installed") for message in infos)
+    assert any(m.startswith("ghostwright: now using the distilled student") for m in infos)
 
 
 async def test_fine_tune_reports_progress_installs_and_is_picked_up(client: LanguageClient):

@@ -139,3 +139,99 @@ def test_train_command_gates_and_installs_with_json_progress(tmp_path: Path):
     modelfile = Path(result["modelfile"]).read_text()  # for Ollama users
     assert f"ADAPTER {result['installed']}\n" in modelfile
     assert 'TEMPLATE """<unused0><unused1>{{ .Suffix }}<unused2>{{ .Prompt }}"""' in modelfile
+
+
+def test_distill_command_prunes_checks_gates_and_installs_the_student(tmp_path: Path):
+    """`ghostwright distill` as the language server runs it, at toy size on the real model:
+    teacher logits cached, 16 of 18 blocks kept and trained, exported as a whole GGUF (f16 here:
+    a 2-step student is too rough to survive 4-bit rounding), checked in llama.cpp, gated
+    against the teacher, installed as the served model, loaded and asked for a completion."""
+    import json
+
+    from ghostwright.server.adapters import with_installed_adapter
+    from ghostwright.server.config import Settings
+    from ghostwright.server.engine import open_completer
+    from ghostwright.server.pipeline.complete import CompletionRequest
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for number in range(6):
+        (repo / f"shape{number}.py").write_text(SOURCE.replace("area", f"area{number}"))
+    command = [
+        *(sys.executable, "-m", "ghostwright.server", "distill", "--repo", str(repo)),
+        *("--progress-json", "--gate-cases", "4", "--min-retained", "0"),
+        *("batch_size=2", "max_tokens=64", "max_steps=2", "teacher_examples=8", "lr=1e-5"),
+        *("keep_layers=16", "quantization=f16", "checkpoint_every=1", "eval_every=0"),
+        "replay_share=0",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    phases = [event["phase"] for event in events if event["event"] == "phase"]
+    assert phases == [
+        *("data", "teacher", "train", "export", "verify"),
+        *("gate-before", "gate-after", "install"),
+    ]
+    teacher = [event for event in events if event.get("phase") == "teacher" and "done" in event]
+    assert teacher[-1]["done"] == teacher[-1]["total"] == 1  # 8 examples: one shard
+    result = events[-1]
+    assert result["event"] == "done" and result["check"]["passed"], result["check"]
+    assert len(result["keep_layers"]) == 16
+    record = json.loads((repo / ".ghostwright" / "adapters" / "current.json").read_text())
+    assert Path(result["installed"]).name == record["model"] and "adapter" not in record
+    assert record["before"]["n"] == record["after"]["n"] == 4
+    assert record["retained"] >= 0 and record["speedup"] > 0
+
+    settings = with_installed_adapter(replace(Settings(), max_tokens=8), repo)
+    assert settings.model == result["installed"] and settings.adapter == ""
+    with open_completer(settings) as completer:
+        result = completer.complete(CompletionRequest("def f(x):\n    return ", 1, 11))
+    assert result.error == ""
+
+
+def test_context_distillation_from_a_fine_tuned_teacher(tmp_path: Path):
+    """`ghostwright distill --student context` at toy size: a toy teacher adapter is trained and
+    installed first; the data pairs each hole's served prompt (with retrieved snippets) with a
+    short bare one; the LoRA student is exported, checked, gated against the teacher with
+    snippets, and installed to be served with its short window and retrieval off."""
+    import json
+
+    from ghostwright.server.adapters import with_installed_adapter
+    from ghostwright.server.config import Settings
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    helpers = "def scale(value, factor):\n    return value * factor\n"
+    (repo / "helpers.py").write_text(helpers)
+    for number in range(6):
+        uses = (
+            f"from helpers import scale\n\n\ndef grow{number}(x):\n    return scale(x, {number})\n"
+        )
+        (repo / f"shape{number}.py").write_text(SOURCE.replace("area", f"area{number}") + uses)
+    server = (sys.executable, "-m", "ghostwright.server")
+    train = [*server, "train", "--repo", str(repo), "--gate-cases", "2", "--force", *TOY]
+    done = subprocess.run([*train, "max_steps=1", "replay_share=0"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    command = [
+        *(*server, "distill", "--student", "context", "--repo", str(repo)),
+        *("--progress-json", "--gate-cases", "4", "--min-retained", "0"),
+        *("max_steps=2", "teacher_examples=4", "batch_size=2", "student_prompt_tokens=96"),
+        *("max_tokens=256", "teacher_max_tokens=1800", "checkpoint_every=1", "eval_every=0"),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    result = events[-1]
+    assert result["event"] == "done" and result["check"]["passed"], result["check"]
+    dataset = Path(
+        json.loads((Path(result["student"]).parent / "train-config.json").read_text())["dataset"]
+    )
+    row = json.loads((dataset / "train.jsonl").read_text().splitlines()[0])
+    assert len(row["teacher_prompt"]) > len(row["prompt"])  # snippets and a longer window
+    teacher = json.loads((repo / ".ghostwright" / "adapters" / "current.json").read_text())
+    assert teacher["distilled"] == "context" and teacher["serve"]["prompt_tokens"] == 96
+    assert result["gate"]["before"]["n"] == 4
+    served = with_installed_adapter(Settings(), repo)
+    assert served.adapter == result["installed"] and served.prompt_tokens == 96
+    assert served.retrieval is False

@@ -66,3 +66,55 @@ def test_no_or_dangling_current_adapter(tmp_path: Path):
     assert current_adapter(tmp_path) is None
     (tmp_path / CURRENT).write_text("{not json")
     assert current_adapter(tmp_path) is None
+
+
+def test_a_pruned_student_that_keeps_enough_becomes_the_served_model(tmp_path: Path):
+    from dataclasses import replace
+
+    from ghostwright.server.adapters import teacher_record, with_installed_adapter
+    from ghostwright.server.config import Settings
+    from ghostwright.training.install import install_student
+
+    repo = tmp_path / "repo"
+    adapters = repo / ".ghostwright" / "adapters"
+    install(candidate(tmp_path, "teacher.gguf", 0.15, 0.20), adapters)
+    teacher = current_adapter(adapters)
+    timed = (
+        {"exact_match": 0.20, "latency_p50_ms": 900.0},
+        {"exact_match": 0.17, "latency_p50_ms": 500.0},
+    )
+    student = replace(
+        candidate(tmp_path, "s.gguf", 0, 0), before=timed[0], after=timed[1], teacher=teacher
+    )
+    with pytest.raises(GhostwrightError, match="keeps 85% of the teacher's exact match"):
+        install_student(student, adapters, min_retained=0.9)
+    assert current_adapter(adapters)["adapter"] == "teacher.gguf"  # untouched
+
+    install_student(student, adapters, min_retained=0.8)
+    record = current_adapter(adapters)
+    assert record["model"] == "s.gguf" and record["distilled"] == "pruned"
+    assert record["retained"] == pytest.approx(0.85) and record["speedup"] == pytest.approx(1.8)
+    served = with_installed_adapter(Settings(), repo)
+    assert served.model == str(adapters / "s.gguf") and served.adapter == ""
+    assert with_installed_adapter(replace(Settings(), model="mine.gguf"), repo).model == "mine.gguf"
+    assert teacher_record(repo)["path"] == teacher["path"]  # the next distillation's teacher
+
+
+def test_a_context_student_is_served_with_its_window_unless_the_user_chose_one(tmp_path: Path):
+    from dataclasses import replace
+
+    from ghostwright.server.adapters import with_installed_adapter
+    from ghostwright.server.config import Settings
+    from ghostwright.training.install import install_student
+
+    repo = tmp_path / "repo"
+    adapters = repo / ".ghostwright" / "adapters"
+    student = candidate(tmp_path, "c.gguf", 0.20, 0.19)
+    serve = {"prompt_tokens": 512, "retrieval": False}
+    install_student(student, adapters, min_retained=0.9, distilled="context", serve=serve)
+    assert current_adapter(adapters)["adapter"] == "c.gguf"
+    served = with_installed_adapter(Settings(), repo)
+    assert served.adapter.endswith("c.gguf") and served.prompt_tokens == 512
+    assert served.retrieval is False and served.model == "default"
+    mine = with_installed_adapter(replace(Settings(), prompt_tokens=1024), repo)
+    assert mine.prompt_tokens == 1024 and mine.retrieval is False

@@ -82,7 +82,7 @@ def build_dataset(
     if not rows["train"]:
         raise GhostwrightError(f"{root} gave no training samples (files too small?)")
     target = out / f"{name or root.resolve().name}-v{DATASET_VERSION}"
-    _write_atomically(target, rows, _manifest(root, fmt, options, counts))
+    write_dataset(target, rows, _manifest(root, fmt, options, counts))
     return target
 
 
@@ -131,7 +131,7 @@ def _manifest(root: Path, fmt: PromptFormat, options: DataOptions, counts: Datas
     }
 
 
-def _write_atomically(target: Path, rows: dict[str, list[dict]], manifest: dict) -> None:
+def write_dataset(target: Path, rows: dict[str, list[dict]], manifest: dict) -> None:
     """Write into a temporary folder, then swap it in: a reader sees all of it or none."""
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     shutil.rmtree(partial, ignore_errors=True)

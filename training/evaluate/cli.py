@@ -132,25 +132,32 @@ def _run_model(
 
 
 def _eval_index(args: argparse.Namespace, settings: Settings, context: dict) -> IndexService:
-    """An index of the repository without its held-out files, kept in the cache, not the repo."""
+    if args.benchmark != "repo":
+        raise GhostwrightError("--retrieval on applies to the repo benchmark only")
+    root = Path(context["repository"])
+    index, context["index"] = index_without(root, settings, context["held_out_files"], args.seed)
+    return index
+
+
+def index_without(
+    root: Path, settings: Settings, held_out: list[str], seed: int
+) -> tuple[IndexService, dict]:
+    """An index of the repository without its held-out files, kept in the cache, not the repo;
+    and what it holds."""
     import hashlib
 
     import platformdirs
 
     from ghostwright.server.indexing import open_index
 
-    if args.benchmark != "repo":
-        raise GhostwrightError("--retrieval on applies to the repo benchmark only")
-    root = Path(context["repository"])
     # Anchored ("/pkg/x.py"), so a held-out pkg/x.py does not also hide other/x.py.
-    held_out = sorted(f"/{path}" for path in context["held_out_files"])
-    key = hashlib.sha256(f"{root}:{args.seed}:{settings.embedder}".encode()).hexdigest()[:16]
+    anchored = sorted(f"/{path}" for path in held_out)
+    key = hashlib.sha256(f"{root}:{seed}:{settings.embedder}".encode()).hexdigest()[:16]
     directory = Path(platformdirs.user_cache_dir("ghostwright")) / "eval-indexes" / key
-    settings = replace(settings, index_exclude=(*settings.index_exclude, *held_out))
+    settings = replace(settings, index_exclude=(*settings.index_exclude, *anchored))
     index = open_index(root, settings, threads=settings.threads, index_dir=directory)
     stats = index.sync()
-    context["index"] = {"files": stats.files, "chunks": stats.chunks, "excluded": len(held_out)}
-    return index
+    return index, {"files": stats.files, "chunks": stats.chunks, "excluded": len(anchored)}
 
 
 def _load_cases(args: argparse.Namespace) -> tuple[list, dict]:

@@ -1,11 +1,16 @@
-"""Distillation recipe: a layer-pruned copy of the teacher trained to predict what it predicts.
+"""Distillation recipe: a student trained to predict what the teacher predicts.
 
 The teacher is the model the server runs (GGUF through transformers, installed adapter merged).
 Before training it runs once over the training examples and its top-k logits per completion
-position are cached on disk (`teacher_cache`); then its blocks are pruned to `keep_layers` and
-the copy (the student) trains on a mix of a divergence from the cached teacher distribution and
-cross-entropy on the labels (`losses`), the mix moving linearly over the run. The token
-embedding, which is also the output layer, stays as the teacher has it.
+position are cached on disk (`teacher_cache`). The student trains on a mix of a divergence from
+the cached teacher distribution and cross-entropy on the labels (`losses`), the mix moving
+linearly over the run. Two students:
+
+- `pruned`: the teacher itself with its blocks pruned to `keep_layers` (the token embedding,
+  which is also the output layer, stays as the teacher has it); exported as a whole GGUF.
+- `context`: the same model with a LoRA (starting from the teacher's adapter); the teacher reads
+  each hole with the repository snippets retrieval found, the student without them
+  (`data/context_pairs`); exported as a GGUF adapter.
 
 Everything else (data, batches, schedule, checkpoints and exact resume, signals, metrics) is the
 LoRA recipe's. The validation loss is plain cross-entropy, so student and teacher compare.
@@ -22,7 +27,7 @@ from typing import Any
 import torch
 
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.training.batches import collate, length_batches
+from ghostwright.training.batches import Example, collate, length_batches, load_example_pairs
 from ghostwright.training.losses import (
     DIVERGENCES,
     distillation_loss,
@@ -31,11 +36,16 @@ from ghostwright.training.losses import (
     softcapped,
     supervised_states,
 )
-from ghostwright.training.recipes.lora_finetune import LoRAFinetuneRecipe
+from ghostwright.training.recipes.lora_finetune import (
+    LoRAFinetuneRecipe,
+    load_adapter_weights,
+    load_model,
+    starting_adapter,
+)
 
 logger = logging.getLogger(__name__)
 
-STUDENTS = ("pruned",)
+STUDENTS = ("pruned", "context")
 PRUNING = ("importance", "even")
 
 
@@ -58,12 +68,46 @@ class DistillRecipe(LoRAFinetuneRecipe):
     """One distillation run in `config["output_dir"]`; the student is `self.model`."""
 
     cache_progress: Any = None  # (done, total) of teacher shards, for the caller's progress
+    keep: list[int] | None = None  # the pruned student's blocks
+    teacher_examples: list[Example] | None = None  # context: the teacher's own prompts
+
+    @property
+    def reads_context(self) -> bool:
+        return self.config["student"] == "context"
 
     def _build_model(self) -> tuple[Any, Any]:
         from ghostwright.training.student import load_teacher
 
         check_choices(self.config)
-        return load_teacher(self.config["model"], self.config["teacher_adapter"])
+        teacher, tokenizer = load_teacher(self.config["model"], self.config["teacher_adapter"])
+        if not self.reads_context:
+            return teacher, tokenizer  # pruned after it has labelled the data
+        self.teacher = teacher
+        # The student continues the teacher's own adapter (a fresh LoRA when there is none).
+        own = {**self.config, "init_adapter": self.config["teacher_adapter"]}
+        student, tokenizer = load_model(own)
+        if start := starting_adapter(own):
+            load_adapter_weights(student, start)
+        return student, tokenizer
+
+    def _examples(self, split: str, required: bool = True, folder: str = "") -> list[Example]:
+        if not (self.reads_context and split == "train" and not folder):
+            return super()._examples(split, required, folder)
+        path = Path(self.config["dataset"]) / "train.jsonl"
+        if not path.is_file():
+            raise GhostwrightError(f"no train.jsonl in dataset {self.config['dataset']}")
+        students, self.teacher_examples, too_long = load_example_pairs(
+            path,
+            self._tokenize,
+            self.config["max_tokens"],
+            self.config["teacher_max_tokens"],
+            self._opening(),
+        )
+        self.too_long += too_long
+        return students
+
+    def _replay(self) -> list[Example]:
+        return [] if self.reads_context else super()._replay()  # replay rows have no context
 
     def _before_training(self) -> None:
         from ghostwright.training.student import prune_layers, train_blocks_only
@@ -71,9 +115,10 @@ class DistillRecipe(LoRAFinetuneRecipe):
 
         settings = self.config["distill"]
         self._limit_examples(self.config["teacher_examples"])
+        teacher = self.teacher if self.reads_context else self.model
         self.teacher_cache = build_teacher_cache(
-            self.model,
-            self.train_examples,
+            teacher,
+            self.teacher_examples or self.train_examples,
             self.run_dir / "teacher",
             identity={
                 "model": self.config["model"],
@@ -88,7 +133,11 @@ class DistillRecipe(LoRAFinetuneRecipe):
             pad_id=self.tokenizer.pad_token_id or 0,
             progress=self.cache_progress,
         )
+        # Pruned: the teacher's own; context: the teacher without its snippets (the start).
         self.teacher_validation_loss = self._teacher_validation_loss()
+        if self.reads_context:
+            del self.teacher  # labelled everything it will be asked; the memory is the student's
+            return
         total = self.model.config.num_hidden_layers
         self.keep = self._blocks_to_keep(total)
         prune_layers(self.model, self.keep)
@@ -123,9 +172,12 @@ class DistillRecipe(LoRAFinetuneRecipe):
         """Keep a seeded sample of `count` training examples: the teacher labels only what the
         student will see (0: all)."""
         if 0 < count < len(self.train_examples):
-            chosen = random.Random(self.config["seed"]).sample(self.train_examples, count)
-            self.train_examples = chosen
-            self.batches = length_batches(chosen, self.config["batch_size"])
+            rng = random.Random(self.config["seed"])
+            chosen = rng.sample(range(len(self.train_examples)), count)
+            self.train_examples = [self.train_examples[i] for i in chosen]
+            if self.teacher_examples is not None:
+                self.teacher_examples = [self.teacher_examples[i] for i in chosen]
+            self.batches = length_batches(self.train_examples, self.config["batch_size"])
 
     def _teacher_validation_loss(self) -> float | None:
         """The teacher's cross-entropy on the validation sample (cached with the logits)."""
@@ -168,6 +220,8 @@ class DistillRecipe(LoRAFinetuneRecipe):
         return weight * divergence + (1 - weight) * cross_entropy, int(targets.numel())
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
+        if self.reads_context:
+            return super().trainable_state()
         return {
             name: parameter.detach().clone()
             for name, parameter in self.model.named_parameters()
@@ -175,14 +229,21 @@ class DistillRecipe(LoRAFinetuneRecipe):
         }
 
     def load_trainable_state(self, weights: dict[str, torch.Tensor]) -> None:
+        if self.reads_context:
+            super().load_trainable_state(weights)
+            return
         missing = set(self.trainable_state()) - set(weights)
         if missing:
             raise GhostwrightError(f"the checkpoint lacks {sorted(missing)[:3]}: another student")
         self.model.load_state_dict(weights, strict=False)
 
     def save_weights(self) -> Path:
-        """The student's trained weights and how to rebuild it (`student.json`)."""
+        """The student's trained weights and how to rebuild it (`student.json`); the context
+        student is a peft adapter folder."""
         from safetensors.torch import save_file
+
+        if self.reads_context:
+            return super().save_weights()
 
         target = self.run_dir / "student"
         target.mkdir(exist_ok=True)

@@ -116,16 +116,20 @@ class LoRAFinetuneRecipe:
                 raise GhostwrightError(f"no {split}.jsonl in dataset {self.config['dataset']}")
             return []
 
-        def tokenize(text: str) -> list[int]:
-            return self.tokenizer(text, add_special_tokens=False)["input_ids"]
-
-        # What the tokenizer opens a text with (Gemma: BOS), as llama.cpp does for every prompt.
-        opening = self.tokenizer("", add_special_tokens=True)["input_ids"]
-        examples, too_long = load_examples(path, tokenize, self.config["max_tokens"], opening)
+        examples, too_long = load_examples(
+            path, self._tokenize, self.config["max_tokens"], self._opening()
+        )
         if too_long:
             logger.info("%s: %d samples longer than max_tokens left out", path, too_long)
             self.too_long += too_long
         return examples
+
+    def _tokenize(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _opening(self) -> list[int]:
+        """What the tokenizer opens a text with (Gemma: BOS), as llama.cpp does for every prompt."""
+        return self.tokenizer("", add_special_tokens=True)["input_ids"]
 
     def _lr_factor(self, step: int) -> float:
         """Linear warmup, then cosine decay to 10% of the peak."""

@@ -19,6 +19,7 @@ export const SERVER_COMMANDS = {
   status: "ghostwright.status",
   reindex: "ghostwright.reindex",
   train: "ghostwright.train",
+  distill: "ghostwright.distill",
 };
 
 export function commandTable(host: CommandHost): CommandTable {
@@ -33,6 +34,9 @@ export function commandTable(host: CommandHost): CommandTable {
     // The server runs the fine-tune in a child process, shows its progress ($/progress, with a
     // Cancel button) and says how it ended (installed, refused by the gate, cancelled, failed).
     "ghostwright.fineTune": () => run(SERVER_COMMANDS.train, () => host.refreshStatus()),
+    // The same for distillation: a faster student of the served model, installed only when it
+    // keeps enough of the teacher's held-out exact match.
+    "ghostwright.distill": () => run(SERVER_COMMANDS.distill, () => host.refreshStatus()),
     "ghostwright.reindex": () =>
       run(SERVER_COMMANDS.reindex, (index) => {
         host.refreshStatus();

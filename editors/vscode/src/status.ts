@@ -12,6 +12,9 @@ export interface ServerStatus {
   adapter: string | null;
   latency_ms?: { p50: number | null; p95: number | null; count: number };
   index?: IndexStatus | string;
+  /** Set when a distilled student is served: its figures beside its teacher's. */
+  student?: { exact_match: number | null; retained: number | null; speedup: number | null };
+  teacher?: { exact_match: number | null };
 }
 
 export interface StatusView {
@@ -43,8 +46,23 @@ export function statusView(status: ServerStatus | undefined, enabled: boolean): 
     `adapter: ${status.adapter ?? "none"}`,
     `index: ${index ? describeIndex(index) : "none"}`,
     `latency p50/p95: ${status.latency_ms?.p50 ?? "-"} / ${status.latency_ms?.p95 ?? "-"} ms`,
+    ...studentLines(status),
   ].join("\n");
   return { text: parts.join(" · "), tooltip };
+}
+
+function studentLines(status: ServerStatus): string[] {
+  const student = status.student;
+  if (!student || student.retained == null || student.speedup == null) {
+    return [];
+  }
+  const percent = (value: number | null | undefined) =>
+    value == null ? "-" : `${(value * 100).toFixed(1)}%`;
+  return [
+    `distilled student: ${Math.round(student.retained * 100)}% of the teacher's exact match ` +
+      `(${percent(status.teacher?.exact_match)} -> ${percent(student.exact_match)}), ` +
+      `${student.speedup.toFixed(2)}x its speed`,
+  ];
 }
 
 function shortModel(model: string): string {

@@ -21,9 +21,16 @@ end
 
 function M.format_status(status)
   local latency = status.latency_ms or {}
-  return string.format("%s | model %s | adapter %s | index %s | p50 %s ms",
+  local text = string.format("%s | model %s | adapter %s | index %s | p50 %s ms",
     status.state, tostring(status.model), tostring(status.adapter or "none"),
     describe_index(status.index), latency.p50 ~= vim.NIL and tostring(latency.p50 or "-") or "-")
+  local student = status.student
+  if type(student) == "table" and type(student.retained) == "number"
+      and type(student.speedup) == "number" then
+    text = text .. string.format(" | student keeps %d%% of the teacher at %.2fx",
+      math.floor(student.retained * 100 + 0.5), student.speedup)
+  end
+  return text
 end
 
 local function server_command(name, on_result)
@@ -57,6 +64,14 @@ M.actions = {
     server_command("ghostwright.train", function(result)
       if type(result) == "table" and result.error then
         echo("fine-tune: " .. result.error, "error")
+      end
+    end)
+  end,
+  distill = function()
+    echo("distilling a faster model for this workspace in the background")
+    server_command("ghostwright.distill", function(result)
+      if type(result) == "table" and result.error then
+        echo("distill: " .. result.error, "error")
       end
     end)
   end,

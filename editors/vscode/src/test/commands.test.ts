@@ -86,3 +86,23 @@ test("the status bar shows model, index and latency", () => {
   assert.match(statusView({ state: "ready", model: "m", adapter: null }, false).text, /circle-slash/);
   assert.match(statusView(undefined, true).text, /loading/);
 });
+
+test("distill runs ghostwright.distill and refreshes the status bar", async () => {
+  const { host, calls } = fakeHost({ "ghostwright.distill": { installed: "/repo/.ghostwright/adapters/s.gguf" } });
+  await commandTable(host)["ghostwright.distill"]();
+  assert.deepEqual(calls, ["server:ghostwright.distill", "refresh"]);
+});
+
+test("a served student shows its share of the teacher's exact match and its speed-up", () => {
+  const view = statusView(
+    {
+      state: "ready",
+      model: "distill-1.gguf",
+      adapter: null,
+      student: { exact_match: 0.155, retained: 0.912, speedup: 1.74 },
+      teacher: { exact_match: 0.17 },
+    },
+    true,
+  );
+  assert.match(view.tooltip, /distilled student: 91% of the teacher's exact match \(17\.0% -> 15\.5%\), 1\.74x its speed/);
+});

@@ -1,0 +1,191 @@
+"""Distilled student vs its teacher, in one run: completion latency and held-out quality.
+
+Run: python tests/bench/distill.py --repo PATH [--student S.gguf] [--data EVALDATA]
+         [--repo-limit N] [--humaneval-limit N] [--out bench-results/distill.json]
+
+Teacher: what the server ran before the student was installed (the model plus the teacher's
+adapter, named in the installed student's record); student: the installed student GGUF. Both
+take the same prompts, interleaved request by request so machine noise hits both alike:
+
+- latency: typing replay over the repository's held-out files (each model keeps its own KV cache,
+  as in the editor) and the same prompts cold (cache reset), each generating exactly `--tokens`
+  tokens, so only the models' speed differs; medians of the per-request ratios;
+- quality: the eval harness's `repo` holes of the held-out files and HumanEval single-line (when
+  the evaluation data is found; skipped otherwise), same cases: exact match, parses, pass@1, and
+  the share of the teacher's exact match the student keeps.
+
+Targets (the issue's): student at least 1.6x as fast, keeping at least 90% of held-out exact match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import describe_machine, stats  # noqa: E402
+from typing_replay import typing_requests  # noqa: E402
+
+from ghostwright.server.adapters import installed_adapter, is_student  # noqa: E402
+from ghostwright.server.config import Settings  # noqa: E402
+from ghostwright.server.errors import GhostwrightError  # noqa: E402
+
+TARGETS = {"speedup_min": 1.6, "retained_exact_match_min": 0.9}
+
+
+def raw_generate(llm, prompt: str, count: int, cold: bool) -> float:  # noqa: ANN001
+    """Milliseconds to tokenize `prompt` and greedily sample exactly `count` tokens."""
+    started = time.perf_counter()
+    if cold:
+        llm.reset()
+    tokens = llm.tokenize(prompt.encode(), add_bos=True, special=True)
+    produced = 0
+    for _ in llm.generate(tokens, temp=0.0, repeat_penalty=1.0, reset=not cold):
+        produced += 1
+        if produced >= count:
+            break
+    return (time.perf_counter() - started) * 1000.0
+
+
+def latency(
+    teacher: Settings, student: Settings, files: list[Path], limit: int, tokens: int
+) -> dict:
+    from ghostwright.indexer.llama_native import load_quietly
+    from ghostwright.server.engine import open_completer
+
+    load = dict(n_ctx=2048, n_threads=teacher.threads or None, logits_all=False)
+    teacher_llm = load_quietly(model_path=teacher.model, lora_path=teacher.adapter or None, **load)
+    student_llm = load_quietly(model_path=student.model, **load)
+    prompts = []
+    with open_completer(replace(teacher, retrieval=False)) as completer:
+        for path in files:
+            prompts += [completer.prepare(r).prompt for r in typing_requests(path, limit=limit)]
+    report = {"requests": len(prompts), "tokens_generated": tokens}
+    try:
+        for mode in ("typing", "cold"):
+            cold = mode == "cold"
+            ours, theirs = [], []
+            for prompt in prompts:
+                theirs.append(raw_generate(teacher_llm, prompt, tokens, cold))
+                ours.append(raw_generate(student_llm, prompt, tokens, cold))
+            ratios = [t / s for t, s in zip(theirs, ours, strict=True)]
+            report[mode] = {
+                "teacher_ms": stats(theirs),
+                "student_ms": stats(ours),
+                "speedup_median_of_ratios": float(np.median(ratios)),
+                "speedup_p50_ratio": stats(theirs)["p50"] / stats(ours)["p50"],
+            }
+    finally:
+        teacher_llm.close()
+        student_llm.close()
+    return report
+
+
+def quality(teacher: Settings, student: Settings, benchmark: str, cases: list, out: Path) -> dict:
+    from ghostwright.training.gate import measure
+
+    executes = benchmark != "repo"
+    sides = {}
+    for name, settings in (("teacher", teacher), ("student", student)):
+        path = out.with_name(f"{out.stem}-{benchmark}-{name}.json")
+        sides[name] = measure(settings, cases, path, benchmark=benchmark, executes=executes)
+    before, after = sides["teacher"]["exact_match"], sides["student"]["exact_match"]
+    sides["retained_exact_match"] = after / before if before else None
+    if executes:
+        was, now = sides["teacher"].get("pass@1"), sides["student"].get("pass@1")
+        sides["retained_pass_at_1"] = now / was if was else None
+    return sides
+
+
+def models(repo: Path, student_path: Path | None) -> tuple[Settings, Settings, dict]:
+    """(teacher settings, student settings, the installed student's record)."""
+    record = installed_adapter(repo)
+    if student_path is None:
+        if not is_student(record):
+            raise GhostwrightError(f"no distilled student is installed in {repo}; pass --student")
+        student_path = Path(record["path"])
+    record = record if is_student(record) else {}
+    teacher_record = record.get("teacher") or {}
+    fmt = record.get("prompt_format", "auto")
+    from ghostwright.server.models import resolve_model
+
+    base = str(resolve_model(record.get("base_model", "default")))
+    teacher = replace(
+        Settings(), model=base, adapter=teacher_record.get("path", ""), prompt_format=fmt
+    )
+    return teacher, replace(Settings(), model=str(student_path), prompt_format=fmt), record
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, required=True)
+    parser.add_argument("--student", type=Path, help="student GGUF (default: the installed one)")
+    parser.add_argument("--data", type=Path, help="evaluation data (HumanEval); else skipped")
+    parser.add_argument("--repo-limit", type=int, help="held-out holes (default: all)")
+    parser.add_argument("--humaneval-limit", type=int, default=200)
+    parser.add_argument("--latency-files", type=int, default=4)
+    parser.add_argument("--latency-limit", type=int, default=15, help="requests per file")
+    parser.add_argument("--tokens", type=int, default=16)
+    parser.add_argument("--skip", nargs="*", default=[], choices=("latency", "repo", "humaneval"))
+    parser.add_argument("--out", type=Path, default=Path("bench-results/distill.json"))
+    args = parser.parse_args(argv)
+
+    from ghostwright.training.evaluate import data
+    from ghostwright.training.evaluate.repo_holes import mine_repository
+    from ghostwright.training.evaluate.runner import select
+
+    repo = args.repo.resolve()
+    teacher, student, record = models(repo, args.student)
+    holes = mine_repository(repo)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    report: dict = {
+        "machine": describe_machine(),
+        "repository": str(repo),
+        "teacher": {"model": teacher.model, "adapter": teacher.adapter or None},
+        "student": {
+            "model": student.model,
+            "record": {k: record.get(k) for k in ("retained", "speedup", "keep_layers")},
+        },
+        "prompt_format": teacher.prompt_format,
+        "targets": TARGETS,
+    }
+    if "latency" not in args.skip:
+        files = [repo / name for name in holes.description["held_out_files"][: args.latency_files]]
+        report["latency"] = latency(teacher, student, files, args.latency_limit, args.tokens)
+    if "repo" not in args.skip:
+        cases = select(holes.cases, args.repo_limit, 0)
+        report["repo"] = quality(teacher, student, "repo", cases, args.out)
+    if "humaneval" not in args.skip:
+        try:
+            found = data.load_humaneval(data.find_data_dir(args.data), "humaneval-single")
+            cases = select(found, args.humaneval_limit, 0)
+            report["humaneval_single"] = quality(
+                teacher, student, "humaneval-single", cases, args.out
+            )
+        except GhostwrightError as exc:
+            report["humaneval_single"] = {"skipped": str(exc)}
+    speedup = report.get("latency", {}).get("cold", {}).get("speedup_median_of_ratios")
+    retained = report.get("repo", {}).get("retained_exact_match")
+    report["verdict"] = {
+        "speedup_cold": speedup,
+        "speedup_typing": report.get("latency", {})
+        .get("typing", {})
+        .get("speedup_median_of_ratios"),
+        "retained_exact_match": retained,
+        "meets_speedup": speedup is not None and speedup >= TARGETS["speedup_min"],
+        "meets_retained": retained is not None and retained >= TARGETS["retained_exact_match_min"],
+    }
+    args.out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report["verdict"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
