@@ -77,12 +77,14 @@ def with_installed_adapter(settings: Settings, root: Path | None) -> Settings:
     return replace(settings, adapter=record["path"], prompt_format=prompt_format)
 
 
-SERVED_KEYS = ("prompt_tokens", "retrieval")  # what an installed student may ask to be served with
+# What an installed student may ask to be served with: a sequence-level student's own model, a
+# context student's window and retrieval.
+SERVED_KEYS = ("model", "prompt_tokens", "retrieval")
 
 
 def _serve_as_trained(settings: Settings, serve: dict) -> Settings:
-    """The settings a context-distilled student was trained for (a shorter window, no
-    snippets), where the user left the defaults."""
+    """The settings a distilled student was trained for (its own base model; a shorter window,
+    no snippets), where the user left the defaults."""
     defaults = Settings()
     chosen = {
         key: serve[key]

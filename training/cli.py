@@ -49,7 +49,11 @@ def add_train_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
     return parser
 
 
-STUDENT_RECIPES = {"pruned": "distill_default.yaml", "context": "distill_context.yaml"}
+STUDENT_RECIPES = {
+    "pruned": "distill_default.yaml",
+    "context": "distill_context.yaml",
+    "sequence": "distill_sequence.yaml",
+}
 
 
 def add_distill_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -62,7 +66,9 @@ def add_distill_parser(commands: argparse._SubParsersAction) -> argparse.Argumen
         choices=tuple(STUDENT_RECIPES),
         default="pruned",
         help="pruned: fewer blocks, a whole faster model; context: the same model, learning "
-        "to complete without retrieved snippets as if it had them (default: pruned)",
+        "to complete from a short window without snippets as if it had them; sequence: a LoRA "
+        "on another (smaller) model, student_model=PATH, learning the teacher's completions "
+        "(default: pruned)",
     )
     parser.add_argument("--config", type=Path, help="recipe YAML (default: the packaged one)")
     parser.add_argument("--max-steps", type=int)
@@ -103,6 +109,8 @@ def run_distill(args: argparse.Namespace, settings: Settings) -> int:
     kind = f"distill-{args.student}"
     config, progress, run_dir, target = _prepare(args, settings, recipe_yaml, kind)
     teacher = teacher_record(target.repository)
+    if args.student == "sequence":  # the teacher runs in llama.cpp: its GGUF adapter is enough
+        return _run_sequence(args, settings, config, progress, run_dir, target, teacher)
     if not config["teacher_adapter"] and teacher:
         config["teacher_adapter"] = teacher.get("peft_dir", "")
         if not config["teacher_adapter"]:
@@ -211,7 +219,10 @@ def _prepare(
             if key in config:
                 config[key] = config.get(key) or previous.get(key, "")
     target = _target(args, config, home)
-    if not config["dataset"] and config.get("student") == "context":
+    if not config["dataset"] and config.get("student") == "sequence":
+        progress.phase("data", f"the teacher completes {target.corpus}'s holes")
+        config["dataset"] = str(_sequence_dataset(target, config, home, settings, progress))
+    elif not config["dataset"] and config.get("student") == "context":
         progress.phase("data", f"prompting {target.corpus}'s holes with and without snippets")
         config["dataset"] = str(_context_dataset(target, config, home, settings, progress))
     elif not config["dataset"]:
@@ -338,19 +349,85 @@ def _dataset(target: Target, config: dict[str, Any], home: Path, stage: str) -> 
     return folder
 
 
+def _run_sequence(
+    args: argparse.Namespace,
+    settings: Settings,
+    config: dict[str, Any],
+    progress: Any,
+    run_dir: Path,
+    target: Target,
+    teacher: dict | None,
+) -> int:
+    """The student is an ordinary LoRA fine-tune of `student_model` on the teacher's
+    completions; published like the other students (kept share of the teacher's exact match)."""
+    from ghostwright.training.publish import publish_student
+    from ghostwright.training.recipes.lora_finetune import train_run
+
+    config["teacher_model"], config["model"] = config["model"], config["student_model"]
+    config["init_adapter"] = "none"
+    _save_config(config, run_dir)
+    progress.phase("train", f"training the student in {run_dir}")
+    recipe = train_run(config, resume=args.resume, progress=progress.step)
+    summary = {key: recipe.summary[key] for key in ("steps", "final_loss", "bf16")}
+    summary["student"] = recipe.summary["adapter"]
+    if recipe.summary["stopped"]:
+        return _stopped(progress, recipe, summary)
+    if not args.no_install:
+        summary |= publish_student(
+            recipe,
+            target,
+            settings,
+            progress,
+            teacher=teacher,
+            min_retained=args.min_retained,
+            force=args.force,
+            gate_limit=args.gate_cases,
+        )
+        progress.phase("install", _student_message(summary))
+    progress.result(summary)
+    return 0
+
+
+def _sequence_dataset(
+    target: Target, config: dict[str, Any], home: Path, settings: Settings, progress: Any
+) -> Path:
+    """The teacher's completions of the repository's holes, in the student's prompt format."""
+    from ghostwright.training.data.served import build_teacher_completions
+
+    if not config.get("student_model"):
+        raise GhostwrightError("a sequence-level student needs student_model=PATH.gguf")
+    return build_teacher_completions(
+        target.corpus,
+        home / "datasets",
+        _teacher_settings(target, settings, config),
+        training_format(config["student_model"]),
+        target.options,
+        progress=lambda done, total: progress.cases("data", done, total),
+    )
+
+
+def _teacher_settings(target: Target, settings: Settings, config: dict[str, Any]) -> Settings:
+    """The model the server runs now with the installed adapter (the distillation's teacher)."""
+    from ghostwright.server.adapters import teacher_record
+
+    teacher = teacher_record(target.repository)
+    served = replace(settings, model=config["model"], adapter="")
+    if teacher is None:
+        return served
+    return replace(served, adapter=teacher["path"], prompt_format=teacher["prompt_format"])
+
+
 def _context_dataset(
     target: Target, config: dict[str, Any], home: Path, settings: Settings, progress: Any
 ) -> Path:
     """Holes prompted by the served model's pipeline with and without retrieved snippets."""
-    from ghostwright.server.adapters import teacher_record
-    from ghostwright.training.data.context_pairs import build_context_pairs
+    from ghostwright.training.data.served import build_context_pairs
 
-    teacher = teacher_record(target.repository)
-    if teacher is None:
+    served = _teacher_settings(target, settings, config)
+    if not served.adapter:
         raise GhostwrightError(
             "context distillation needs a fine-tuned teacher: run `ghostwright train` first"
         )
-    served = replace(settings, adapter=teacher["path"], prompt_format=teacher["prompt_format"])
     return build_context_pairs(
         target.corpus,
         home / "datasets",

@@ -108,7 +108,8 @@ def publish_student(
 
     Pruned student: a whole GGUF, served as the model. Context student: a GGUF adapter, served
     with its shorter window and retrieval off, against the teacher as the editor serves it
-    (snippets from an index of the repository without its held-out files)."""
+    (snippets from an index of the repository without its held-out files). Sequence student: a
+    GGUF adapter of its own (smaller) model, served with that model."""
     from ghostwright.server.models import resolve_model
     from ghostwright.training.export import export_lora_gguf, export_model_gguf
     from ghostwright.training.install import Candidate, install_student
@@ -116,10 +117,11 @@ def publish_student(
 
     config = recipe.config
     run_dir = Path(config["output_dir"])
-    base_gguf = resolve_model(config["model"])
-    context = config["student"] == "context"
+    kind = config["student"]
+    teacher_model = config.get("teacher_model") or config["model"]
+    base_gguf = resolve_model(config["model"])  # the student's own base (sequence: another)
     output = run_dir / f"{run_dir.name}.gguf"
-    if context:
+    if kind in ("context", "sequence"):
         progress.phase("export", "exporting the student's adapter to GGUF")
         student = export_lora_gguf(Path(recipe.summary["adapter"]), base_gguf, output)
         checked = (base_gguf, student)
@@ -135,20 +137,25 @@ def publish_student(
     dataset_format = _dataset_format(config)
     teacher_settings = replace(
         settings,
-        model=config["model"],
+        model=teacher_model,
         adapter=teacher["path"] if teacher else "",
         prompt_format=teacher.get("prompt_format", dataset_format) if teacher else dataset_format,
     )
-    serve = {"prompt_tokens": config["student_prompt_tokens"], "retrieval": False}
-    if context:
+    if kind == "context":
+        serve = {"prompt_tokens": config["student_prompt_tokens"], "retrieval": False}
         student_settings = replace(teacher_settings, adapter=str(student), **serve)
+    elif kind == "sequence":
+        serve = {"model": config["model"]}
+        student_settings = replace(
+            settings, **serve, adapter=str(student), prompt_format=dataset_format
+        )
     else:
         serve = {}
         student_settings = replace(
             settings, model=str(student), adapter="", prompt_format=dataset_format
         )
     scores, cases = _gate(
-        target, teacher_settings, student_settings, run_dir, progress, gate_limit, context
+        target, teacher_settings, student_settings, run_dir, progress, gate_limit, kind == "context"
     )
     outcome = {"check": check, "gate": {**scores, "cases": cases}, "installed": None}
     candidate = Candidate(
@@ -158,7 +165,7 @@ def publish_student(
         check,
         scores["before"],
         scores["after"],
-        peft_dir=recipe.summary["adapter"] if context else "",
+        peft_dir=recipe.summary["adapter"] if kind != "pruned" else "",
         teacher=teacher,
     )
     try:
@@ -167,7 +174,7 @@ def publish_student(
             target.adapters_dir,
             min_retained=min_retained,
             force=force,
-            distilled=config["student"],
+            distilled=kind,
             serve=serve,
         )
         outcome["installed"] = str(installed)

