@@ -32,6 +32,7 @@ PEFT_PREFIX = "base_model.model."
 PERMUTED_ARCHS = {"llama"}
 NORM_PLUS_ONE_ARCHS = {"gemma2", "gemma3"}  # transformers subtracts 1 when it loads these
 QUANTIZATIONS = {"q4_k_m": 15, "q5_k_m": 17, "q6_k": 18, "q8_0": 7, "f16": 1}  # llama_ftype
+AUTO_QUANTIZATIONS = ("q4_k_m", "q6_k", "q8_0")  # coarsest first; the first to pass the check
 # Written by GGUFWriter itself or changed for the student; everything else is copied.
 REWRITTEN_KEYS = ("GGUF.", "general.architecture", "general.file_type", "general.name")
 

@@ -1,18 +1,20 @@
 """Distilled student vs its teacher, in one run: completion latency and held-out quality.
 
-Run: python tests/bench/distill.py --repo PATH [--student S.gguf] [--data EVALDATA]
+Run: python tests/bench/distill.py --repo PATH [--data EVALDATA]
          [--repo-limit N] [--humaneval-limit N] [--out bench-results/distill.json]
 
 Teacher: what the server ran before the student was installed (the model plus the teacher's
-adapter, named in the installed student's record); student: the installed student GGUF. Both
-take the same prompts, interleaved request by request so machine noise hits both alike:
+adapter, named in the installed student's record); student: the installed student as the
+server runs it (a pruned GGUF; a context student's adapter with its shorter window; a sequence
+student's adapter on its own model). Interleaved request by request so noise hits both alike:
 
-- latency: typing replay over the repository's held-out files (each model keeps its own KV cache,
-  as in the editor) and the same prompts cold (cache reset), each generating exactly `--tokens`
-  tokens, so only the models' speed differs; medians of the per-request ratios;
+- latency: typing replay over the repository's held-out files, each model with the prompt its
+  own pipeline builds and its own KV cache (as in the editor), then cold (cache reset), each
+  generating exactly `--tokens` tokens; medians of the per-request ratios;
 - quality: the eval harness's `repo` holes of the held-out files and HumanEval single-line (when
   the evaluation data is found; skipped otherwise), same cases: exact match, parses, pass@1, and
-  the share of the teacher's exact match the student keeps.
+  the share of the teacher's exact match the student keeps (a context student's teacher with
+  snippets from an index of the repository without its held-out files).
 
 Targets (the issue's): student at least 1.6x as fast, keeping at least 90% of held-out exact match.
 """
@@ -57,24 +59,36 @@ def raw_generate(llm, prompt: str, count: int, cold: bool) -> float:  # noqa: AN
 def latency(
     teacher: Settings, student: Settings, files: list[Path], limit: int, tokens: int
 ) -> dict:
+    """Each model gets the prompt its own pipeline builds (a context student: its shorter
+    window; a sequence student: its own format; retrieval off on both) for the same requests."""
     from ghostwright.indexer.llama_native import load_quietly
     from ghostwright.server.engine import open_completer
 
-    load = dict(n_ctx=2048, n_threads=teacher.threads or None, logits_all=False)
+    requests = [r for path in files for r in typing_requests(path, limit=limit)]
+    sides = {}
+    for name, settings in (("teacher", teacher), ("student", student)):
+        with open_completer(replace(settings, retrieval=False)) as completer:
+            sides[name] = [completer.prepare(request).prompt for request in requests]
+    load = dict(n_ctx=2048, n_threads=teacher.threads or None)
     teacher_llm = load_quietly(model_path=teacher.model, lora_path=teacher.adapter or None, **load)
-    student_llm = load_quietly(model_path=student.model, **load)
-    prompts = []
-    with open_completer(replace(teacher, retrieval=False)) as completer:
-        for path in files:
-            prompts += [completer.prepare(r).prompt for r in typing_requests(path, limit=limit)]
-    report = {"requests": len(prompts), "tokens_generated": tokens}
+    student_llm = load_quietly(model_path=student.model, lora_path=student.adapter or None, **load)
+    report = {
+        "requests": len(requests),
+        "tokens_generated": tokens,
+        "prompt_tokens": {
+            name: stats([len(llm.tokenize(p.encode(), special=True)) for p in sides[name]])
+            for name, llm in (("teacher", teacher_llm), ("student", student_llm))
+        },
+    }
     try:
         for mode in ("typing", "cold"):
             cold = mode == "cold"
             ours, theirs = [], []
-            for prompt in prompts:
-                theirs.append(raw_generate(teacher_llm, prompt, tokens, cold))
-                ours.append(raw_generate(student_llm, prompt, tokens, cold))
+            for teacher_prompt, student_prompt in zip(
+                sides["teacher"], sides["student"], strict=True
+            ):
+                theirs.append(raw_generate(teacher_llm, teacher_prompt, tokens, cold))
+                ours.append(raw_generate(student_llm, student_prompt, tokens, cold))
             ratios = [t / s for t, s in zip(theirs, ours, strict=True)]
             report[mode] = {
                 "teacher_ms": stats(theirs),
@@ -88,14 +102,25 @@ def latency(
     return report
 
 
-def quality(teacher: Settings, student: Settings, benchmark: str, cases: list, out: Path) -> dict:
+def quality(
+    teacher: Settings,
+    student: Settings,
+    benchmark: str,
+    cases: list,
+    out: Path,
+    index=None,  # noqa: ANN001
+) -> dict:
+    """Both on the same cases; the teacher with `index` (snippets) when given, as it is served."""
     from ghostwright.training.gate import measure
 
     executes = benchmark != "repo"
     sides = {}
     for name, settings in (("teacher", teacher), ("student", student)):
         path = out.with_name(f"{out.stem}-{benchmark}-{name}.json")
-        sides[name] = measure(settings, cases, path, benchmark=benchmark, executes=executes)
+        side_index = index if name == "teacher" else None
+        sides[name] = measure(
+            settings, cases, path, benchmark=benchmark, executes=executes, index=side_index
+        )
     before, after = sides["teacher"]["exact_match"], sides["student"]["exact_match"]
     sides["retained_exact_match"] = after / before if before else None
     if executes:
@@ -104,29 +129,29 @@ def quality(teacher: Settings, student: Settings, benchmark: str, cases: list, o
     return sides
 
 
-def models(repo: Path, student_path: Path | None) -> tuple[Settings, Settings, dict]:
-    """(teacher settings, student settings, the installed student's record)."""
-    record = installed_adapter(repo)
-    if student_path is None:
-        if not is_student(record):
-            raise GhostwrightError(f"no distilled student is installed in {repo}; pass --student")
-        student_path = Path(record["path"])
-    record = record if is_student(record) else {}
-    teacher_record = record.get("teacher") or {}
-    fmt = record.get("prompt_format", "auto")
+def models(repo: Path) -> tuple[Settings, Settings, dict]:
+    """(teacher settings, student settings as served, the installed student's record)."""
+    from ghostwright.server.adapters import with_installed_adapter
     from ghostwright.server.models import resolve_model
 
-    base = str(resolve_model(record.get("base_model", "default")))
+    record = installed_adapter(repo)
+    if not is_student(record):
+        raise GhostwrightError(f"no distilled student is installed in {repo}")
+    student = with_installed_adapter(Settings(), repo)
+    student = replace(student, model=str(resolve_model(student.model)))
+    teacher_record = record.get("teacher") or {}
     teacher = replace(
-        Settings(), model=base, adapter=teacher_record.get("path", ""), prompt_format=fmt
+        Settings(),
+        model=str(resolve_model(record.get("base_model", "default"))),
+        adapter=teacher_record.get("path", ""),
+        prompt_format=teacher_record.get("prompt_format", record.get("prompt_format", "auto")),
     )
-    return teacher, replace(Settings(), model=str(student_path), prompt_format=fmt), record
+    return teacher, student, record
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, required=True)
-    parser.add_argument("--student", type=Path, help="student GGUF (default: the installed one)")
     parser.add_argument("--data", type=Path, help="evaluation data (HumanEval); else skipped")
     parser.add_argument("--repo-limit", type=int, help="held-out holes (default: all)")
     parser.add_argument("--humaneval-limit", type=int, default=200)
@@ -142,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     from ghostwright.training.evaluate.runner import select
 
     repo = args.repo.resolve()
-    teacher, student, record = models(repo, args.student)
+    teacher, student, record = models(repo)
     holes = mine_repository(repo)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report: dict = {
@@ -161,7 +186,17 @@ def main(argv: list[str] | None = None) -> int:
         report["latency"] = latency(teacher, student, files, args.latency_limit, args.tokens)
     if "repo" not in args.skip:
         cases = select(holes.cases, args.repo_limit, 0)
-        report["repo"] = quality(teacher, student, "repo", cases, args.out)
+        index = None
+        if record.get("distilled") == "context":  # its teacher is served with snippets
+            from ghostwright.training.evaluate.cli import index_without
+
+            index = index_without(repo, teacher, holes.description["held_out_files"], 0)[0]
+        try:
+            report["repo"] = quality(teacher, student, "repo", cases, args.out, index)
+        finally:
+            if index is not None:
+                index.close()
+                index.embedder.close()
     if "humaneval" not in args.skip:
         try:
             found = data.load_humaneval(data.find_data_dir(args.data), "humaneval-single")

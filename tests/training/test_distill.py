@@ -178,7 +178,7 @@ def test_distillation_learns_and_resumes_exactly(tiny_teacher, dataset, tmp_path
         ({"student": "tiny"}, "student must be one of pruned, not 'tiny'"),
         ({"distill.divergence": "kl"}, "distill.divergence must be one of forward_kl"),
         ({"prune": "random"}, "prune must be one of importance, even"),
-        ({"quantization": "q3"}, "quantization must be one of q4_k_m"),
+        ({"quantization": "q3"}, "quantization must be one of auto, q4_k_m"),
     ],
 )
 def test_a_misspelt_choice_is_refused_before_any_work(override, message, dataset, tmp_path):

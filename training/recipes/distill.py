@@ -57,7 +57,7 @@ def check_choices(config: dict[str, Any]) -> None:
         "student": (config["student"], STUDENTS),
         "prune": (config["prune"], PRUNING),
         "distill.divergence": (config["distill"]["divergence"], DIVERGENCES),
-        "quantization": (config["quantization"], tuple(QUANTIZATIONS)),
+        "quantization": (config["quantization"], ("auto", *QUANTIZATIONS)),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:
