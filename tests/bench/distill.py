@@ -182,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         "targets": TARGETS,
     }
     if "latency" not in args.skip:
-        files = [repo / name for name in holes.description["held_out_files"][: args.latency_files]]
+        # The largest held-out files: a typing replay in a ten-line file measures nothing.
+        held_out = [repo / name for name in holes.description["held_out_files"]]
+        files = sorted(held_out, key=lambda path: path.stat().st_size, reverse=True)
+        files = files[: args.latency_files]
         report["latency"] = latency(teacher, student, files, args.latency_limit, args.tokens)
     if "repo" not in args.skip:
         cases = select(holes.cases, args.repo_limit, 0)
