@@ -30,12 +30,16 @@ def add_train_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
     parser = commands.add_parser("train", help="fine-tune the model on your repository (LoRA)")
     parser.add_argument("--repo", type=Path, help="repository for Stage B (default: this one)")
     parser.add_argument("--stage", choices=("a", "b"), default="b")
+    _add_run_options(parser, "install even if it does not beat the current model")
+    return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser, force_help: str) -> None:
+    """What `train` and `distill` share: recipe, length, resume, the gate and install, output."""
     parser.add_argument("--config", type=Path, help="recipe YAML (default: the packaged one)")
     parser.add_argument("--max-steps", type=int)
     parser.add_argument("--resume", action="store_true", help="continue the newest run")
-    parser.add_argument(
-        "--force", action="store_true", help="install even if it does not beat the current model"
-    )
+    parser.add_argument("--force", action="store_true", help=force_help)
     parser.add_argument(
         "--no-install", action="store_true", help="train only: no export, check, gate or install"
     )
@@ -46,7 +50,6 @@ def add_train_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
         "--progress-json", action="store_true", help="progress as JSON lines on stdout"
     )
     parser.add_argument("overrides", nargs="*", metavar="key=value")
-    return parser
 
 
 STUDENT_RECIPES = {
@@ -70,28 +73,13 @@ def add_distill_parser(commands: argparse._SubParsersAction) -> argparse.Argumen
         "on another (smaller) model, student_model=PATH, learning the teacher's completions "
         "(default: pruned)",
     )
-    parser.add_argument("--config", type=Path, help="recipe YAML (default: the packaged one)")
-    parser.add_argument("--max-steps", type=int)
-    parser.add_argument("--resume", action="store_true", help="continue the newest run")
     parser.add_argument(
         "--min-retained",
         type=float,
         default=0.9,
         help="share of the teacher's held-out exact match the student must keep (default 0.9)",
     )
-    parser.add_argument(
-        "--force", action="store_true", help="install even if the student keeps less than that"
-    )
-    parser.add_argument(
-        "--no-install", action="store_true", help="train only: no export, check, gate or install"
-    )
-    parser.add_argument(
-        "--gate-cases", type=int, help="held-out holes the gate compares on (default 200)"
-    )
-    parser.add_argument(
-        "--progress-json", action="store_true", help="progress as JSON lines on stdout"
-    )
-    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    _add_run_options(parser, "install even if the student keeps less than --min-retained")
     return parser
 
 
@@ -140,9 +128,7 @@ def run_distill(args: argparse.Namespace, settings: Settings) -> int:
     summary["student"] = recipe.summary["adapter"]
     if recipe.summary["stopped"]:
         return _stopped(progress, recipe, summary)
-    if args.no_install:
-        pass
-    else:
+    if not args.no_install:
         summary |= publish_student(
             recipe,
             target,
@@ -249,12 +235,10 @@ def _stopped(progress: Any, recipe: Any, summary: dict) -> int:
 def _student_message(summary: dict) -> str:
     gate = summary["gate"]
     before, after = gate["before"], gate["after"]
-    retained = after["exact_match"] / before["exact_match"] if before["exact_match"] else 1.0
-    speedup = before["latency_p50_ms"] / max(1e-9, after["latency_p50_ms"])
     measured = (
-        f"on {gate['cases']} held-out holes the student keeps {retained:.0%} of the teacher's "
-        f"exact match ({before['exact_match']:.1%} -> {after['exact_match']:.1%}) and is "
-        f"{speedup:.2f}x as fast (median {before['latency_p50_ms']:.0f} -> "
+        f"on {gate['cases']} held-out holes the student keeps {summary['retained']:.0%} of the "
+        f"teacher's exact match ({before['exact_match']:.1%} -> {after['exact_match']:.1%}) and "
+        f"is {summary['speedup']:.2f}x as fast (median {before['latency_p50_ms']:.0f} -> "
         f"{after['latency_p50_ms']:.0f} ms)"
     )
     if summary["installed"]:

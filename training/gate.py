@@ -21,19 +21,20 @@ from ghostwright.training.evaluate.data import EvalCase
 
 if TYPE_CHECKING:
     from ghostwright.indexer.service import IndexService
+    from ghostwright.training.evaluate.repo_holes import MinedHoles
 
 GATE_CASES = 200  # about a minute per side on this 2-core CPU
 
 
-def gate_cases(root: Path, options: DataOptions, limit: int = GATE_CASES) -> list[EvalCase]:
-    """A seeded sample of the held-out files' holes."""
+def gate_cases(root: Path, options: DataOptions, limit: int = GATE_CASES) -> MinedHoles:
+    """A seeded sample of the held-out files' holes (and which files those are)."""
     from ghostwright.training.evaluate.repo_holes import mine_repository
     from ghostwright.training.evaluate.runner import select
 
     holes = mine_repository(
         root, seed=options.seed, languages=options.languages, exclude=options.exclude
     )
-    return select(holes.cases, limit, options.seed)
+    return replace(holes, cases=select(holes.cases, limit, options.seed))
 
 
 def measure(

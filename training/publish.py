@@ -112,7 +112,12 @@ def publish_student(
     GGUF adapter of its own (smaller) model, served with that model."""
     from ghostwright.server.models import resolve_model
     from ghostwright.training.export import export_lora_gguf
-    from ghostwright.training.install import Candidate, install_student
+    from ghostwright.training.install import (
+        Candidate,
+        install_student,
+        retained_of,
+        speedup_of,
+    )
     from ghostwright.training.verify import check_adapter
 
     config = recipe.config
@@ -154,7 +159,6 @@ def publish_student(
     scores, cases = _gate(
         target, teacher_settings, student_settings, run_dir, progress, gate_limit, kind == "context"
     )
-    outcome = {"check": check, "gate": {**scores, "cases": cases}, "installed": None}
     candidate = Candidate(
         student,
         dataset_format,
@@ -165,6 +169,13 @@ def publish_student(
         peft_dir=recipe.summary["adapter"] if kind != "pruned" else "",
         teacher=teacher,
     )
+    outcome = {
+        "check": check,
+        "gate": {**scores, "cases": cases},
+        "retained": retained_of(candidate),
+        "speedup": speedup_of(candidate),
+        "installed": None,
+    }
     try:
         installed = install_student(
             candidate,
@@ -215,10 +226,16 @@ def _gate(
     """Both models on the same held-out holes of the corpus: ({before, after}, cases)."""
     from ghostwright.training.gate import GATE_CASES, gate_cases, measure
 
-    cases = gate_cases(target.corpus, target.options, gate_limit or GATE_CASES)
+    holes = gate_cases(target.corpus, target.options, gate_limit or GATE_CASES)
+    cases = holes.cases
     if not cases:
         raise GhostwrightError(f"no held-out code in {target.corpus} to measure on")
-    index = _held_out_index(target, before) if before_with_snippets else None
+    index = None
+    if before_with_snippets:  # the teacher's snippets: the repository without its held-out files
+        from ghostwright.training.evaluate.cli import index_without
+
+        held_out = holes.description["held_out_files"]
+        index = index_without(target.corpus, before, held_out, target.options.seed)[0]
     scores = {}
     try:
         for side, side_settings in (("before", before), ("after", after)):
@@ -236,21 +253,6 @@ def _gate(
             index.close()
             index.embedder.close()
     return scores, len(cases)
-
-
-def _held_out_index(target: Target, settings: Settings) -> Any:
-    """The index the teacher's snippets come from: the repository without its held-out files."""
-    from ghostwright.training.evaluate.cli import index_without
-    from ghostwright.training.evaluate.repo_holes import mine_repository
-
-    holes = mine_repository(
-        target.corpus,
-        seed=target.options.seed,
-        languages=target.options.languages,
-        exclude=target.options.exclude,
-    )
-    held_out = holes.description["held_out_files"]
-    return index_without(target.corpus, settings, held_out, target.options.seed)[0]
 
 
 def _dataset_format(config: dict) -> str:

@@ -245,12 +245,10 @@ def _outcome(result: dict, job: Job) -> str:
     if not gate:
         return f"{job.title} finished ({result.get('steps')} steps)"
     before, after = gate["before"], gate["after"]
-    if job.command == "distill":
-        retained = after["exact_match"] / before["exact_match"] if before["exact_match"] else 1.0
-        speedup = before["latency_p50_ms"] / max(1e-9, after["latency_p50_ms"])
+    if job.command == "distill":  # `ghostwright distill` measured both figures once
         measured = (
-            f"it keeps {retained:.0%} of the teacher's exact match on {gate['cases']} "
-            f"held-out holes at {speedup:.2f}x the speed"
+            f"it keeps {result['retained']:.0%} of the teacher's exact match on {gate['cases']} "
+            f"held-out holes at {result['speedup']:.2f}x the speed"
         )
         verdict = "installed" if result.get("installed") else "not installed"
         return f"distilled student {verdict}: {measured}"

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from common import describe_machine, stats  # noqa: E402
+from latency import raw_generate  # noqa: E402
 from typing_replay import typing_requests  # noqa: E402
 
 from ghostwright.server.adapters import installed_adapter, is_student  # noqa: E402
@@ -40,20 +40,6 @@ from ghostwright.server.config import Settings  # noqa: E402
 from ghostwright.server.errors import GhostwrightError  # noqa: E402
 
 TARGETS = {"speedup_min": 1.6, "retained_exact_match_min": 0.9}
-
-
-def raw_generate(llm, prompt: str, count: int, cold: bool) -> float:  # noqa: ANN001
-    """Milliseconds to tokenize `prompt` and greedily sample exactly `count` tokens."""
-    started = time.perf_counter()
-    if cold:
-        llm.reset()
-    tokens = llm.tokenize(prompt.encode(), add_bos=True, special=True)
-    produced = 0
-    for _ in llm.generate(tokens, temp=0.0, repeat_penalty=1.0, reset=not cold):
-        produced += 1
-        if produced >= count:
-            break
-    return (time.perf_counter() - started) * 1000.0
 
 
 def latency(

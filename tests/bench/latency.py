@@ -46,12 +46,15 @@ TARGETS = {
 }
 
 
-def raw_generate(llm: llama_cpp.Llama, prompt: str, count: int) -> float:
-    """Milliseconds to tokenize `prompt` and greedily sample `count` tokens (at least one)."""
+def raw_generate(llm: llama_cpp.Llama, prompt: str, count: int, cold: bool = False) -> float:
+    """Milliseconds to tokenize `prompt` and greedily sample `count` tokens (at least one);
+    `cold`: on an empty KV cache instead of reusing the longest common prefix."""
     started = time.perf_counter()
+    if cold:
+        llm.reset()
     tokens = llm.tokenize(prompt.encode(), add_bos=True, special=True)
     produced = 0
-    for _ in llm.generate(tokens, temp=0.0, repeat_penalty=1.0):
+    for _ in llm.generate(tokens, temp=0.0, repeat_penalty=1.0, reset=not cold):
         produced += 1
         if produced >= max(count, 1):
             break

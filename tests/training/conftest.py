@@ -1,4 +1,5 @@
-"""Tiny random models built inside the tests: no weights are committed or downloaded."""
+"""Tiny random models and a toy dataset built inside the tests: no weights are committed or
+downloaded."""
 
 from __future__ import annotations
 
@@ -11,6 +12,29 @@ CORPUS = [
     "class Cart:\n    def total(self):\n        return sum(self.items)\n",
     "import os\nprint(os.getcwd())\n",
 ] * 20
+
+SHAPES = '''def area(width, height):
+    """Return the area."""
+    return width * height
+
+
+def perimeter(width, height):
+    return 2 * (width + height)
+'''
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory) -> Path:
+    """A ghostwright-fim training dataset from eight small files, for the recipe tests."""
+    from ghostwright.server.pipeline.prompts import TRAINED_FIM, select_format
+    from ghostwright.training.data.build import DataOptions, build_dataset
+
+    repo = tmp_path_factory.mktemp("repo")
+    for number in range(8):
+        (repo / f"shape{number}.py").write_text(SHAPES.replace("area", f"area{number}"))
+    out = tmp_path_factory.mktemp("data")
+    options = DataOptions(fim_per_file=6, prefix_chars=80, suffix_chars=30)
+    return build_dataset(repo, out, select_format(TRAINED_FIM, None), options)
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 from ghostwright.server.errors import GhostwrightError  # noqa: E402
-from ghostwright.server.pipeline.prompts import TRAINED_FIM, select_format  # noqa: E402
 from ghostwright.training.batches import Example  # noqa: E402
 from ghostwright.training.config import load_config  # noqa: E402
-from ghostwright.training.data.build import DataOptions, build_dataset  # noqa: E402
 from ghostwright.training.losses import IGNORE  # noqa: E402
 from ghostwright.training.recipes.distill import DistillRecipe  # noqa: E402
 from ghostwright.training.student import (  # noqa: E402
@@ -24,25 +22,6 @@ from ghostwright.training.student import (  # noqa: E402
     prune_layers,
 )
 from ghostwright.training.teacher_cache import build_teacher_cache  # noqa: E402
-
-SOURCE = '''def area(width, height):
-    """Return the area."""
-    return width * height
-
-
-def perimeter(width, height):
-    return 2 * (width + height)
-'''
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    repo = tmp_path_factory.mktemp("repo")
-    for number in range(8):
-        (repo / f"shape{number}.py").write_text(SOURCE.replace("area", f"area{number}"))
-    options = DataOptions(fim_per_file=6, prefix_chars=80, suffix_chars=30)
-    out = tmp_path_factory.mktemp("data")
-    return build_dataset(repo, out, select_format(TRAINED_FIM, None), options)
 
 
 def config_for(model: Path, data: Path, run: Path, **overrides) -> dict:

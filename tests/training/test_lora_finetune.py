@@ -16,9 +16,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 from ghostwright.server.errors import GhostwrightError  # noqa: E402
-from ghostwright.server.pipeline.prompts import TRAINED_FIM, select_format  # noqa: E402
 from ghostwright.training.config import load_config  # noqa: E402
-from ghostwright.training.data.build import DATASET_VERSION, DataOptions, build_dataset  # noqa: E402
+from ghostwright.training.data.build import DATASET_VERSION  # noqa: E402
 from ghostwright.training.recipes import lora_finetune  # noqa: E402
 
 SOURCE = '''def area(width, height):
@@ -29,16 +28,6 @@ SOURCE = '''def area(width, height):
 def perimeter(width, height):
     return 2 * (width + height)
 '''
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    repo = tmp_path_factory.mktemp("repo")
-    for number in range(8):
-        (repo / f"shape{number}.py").write_text(SOURCE.replace("area", f"area{number}"))
-    out = tmp_path_factory.mktemp("data")
-    options = DataOptions(fim_per_file=6, prefix_chars=80, suffix_chars=30)
-    return build_dataset(repo, out, select_format(TRAINED_FIM, None), options)
 
 
 def config_for(model: Path, data: Path, run: Path, **overrides) -> dict:
