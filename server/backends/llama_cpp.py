@@ -136,6 +136,8 @@ class LlamaCppBackend:
     ) -> Generation:
         started = time.perf_counter()
         tokens = self._fit(self._llm.tokenize(prompt.encode(), add_bos=True, special=True), params)
+        if not tokens:  # an empty prefix-only prompt for a model without BOS: nothing to go on
+            return Generation("", 0, 0, "empty")
         if reason := self._prefill(tokens, interrupted):
             return Generation("", len(tokens), 0, reason, _ms(started))
         prompt_done = time.perf_counter()

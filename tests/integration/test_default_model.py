@@ -109,3 +109,15 @@ def test_greedy_generation_is_repeatable_with_a_warm_cache(backend):
     params = GenerationParams(max_tokens=12)
     prompt = "def add(a, b):\n    return"
     assert backend.generate(prompt, params).text == backend.generate(prompt, params).text
+
+
+def test_an_empty_prompt_for_a_model_without_bos_is_an_empty_answer(smollm2_model_path):
+    """The top of an empty file in prefix-only format gives SmolLM2 (no BOS) zero tokens:
+    an empty answer, not a llama.cpp exception logged on every keystroke."""
+    backend = LlamaCppBackend(smollm2_model_path, LlamaOptions(threads=0))
+    try:
+        generation = backend.generate("", GenerationParams(max_tokens=4))
+        assert (generation.text, generation.stop_reason, generation.error) == ("", "empty", "")
+        assert backend.generate("def add(a, b):", GenerationParams(max_tokens=4)).text
+    finally:
+        backend.close()
