@@ -6,7 +6,7 @@ A user who set `adapter` (or `prompt_format`) explicitly keeps it; otherwise the
 applies with the prompt format it was trained on. A distilled student is installed the same way but
 names a whole `model` instead of an `adapter` (and keeps its teacher's record, which the next
 distillation starts from); it replaces the model unless the user chose one. A context-distilled
-adapter also names the window it was trained for (`serve`: a shorter `prompt_tokens`, no
+student also names the window it was trained for (`serve`: a shorter `prompt_tokens`, no
 retrieval), applied where the user kept the defaults. The server polls the
 records and reloads when one changes, so a finished fine-tune takes effect without a restart."""
 
@@ -34,7 +34,7 @@ def current_adapter(adapters_dir: Path) -> dict | None:
 
 
 def is_student(record: dict | None) -> bool:
-    """Installed by `ghostwright distill` (a pruned model or a context-distilled adapter)."""
+    """Installed by `ghostwright distill` (a whole student model)."""
     return bool(record and record.get("distilled"))
 
 
@@ -77,14 +77,13 @@ def with_installed_adapter(settings: Settings, root: Path | None) -> Settings:
     return replace(settings, adapter=record["path"], prompt_format=prompt_format)
 
 
-# What an installed student may ask to be served with: a sequence-level student's own model, a
-# context student's window and retrieval.
-SERVED_KEYS = ("model", "prompt_tokens", "retrieval")
+# What an installed student may ask to be served with: a context student's window and retrieval.
+SERVED_KEYS = ("prompt_tokens", "retrieval")
 
 
 def _serve_as_trained(settings: Settings, serve: dict) -> Settings:
-    """The settings a distilled student was trained for (its own base model; a shorter window,
-    no snippets), where the user left the defaults."""
+    """The settings a distilled student was trained for (a shorter window, no snippets), where
+    the user left the defaults."""
     defaults = Settings()
     chosen = {
         key: serve[key]

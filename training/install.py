@@ -57,8 +57,8 @@ def install_student(
     serve: dict | None = None,
 ) -> Path:
     """Make a distilled student current when it keeps `min_retained` of the teacher's held-out
-    exact match (the gate's `before` is the teacher): a pruned student as the served `model`, a
-    context student as the `adapter`, with the settings it must be served with (`serve`)."""
+    exact match (the gate's `before` is the teacher): the served `model`, with the settings it
+    must be served with (`serve`)."""
     _check_passed(candidate, "student")
     retained = retained_of(candidate)
     if retained < min_retained and not force:
@@ -75,8 +75,7 @@ def install_student(
         "distilled": distilled,
         "serve": serve or {},
     }
-    key = "model" if distilled == "pruned" else "adapter"
-    return _install(candidate, adapters_dir, key, extra)
+    return _install(candidate, adapters_dir, "model", extra)
 
 
 def _check_passed(candidate: Candidate, what: str) -> None:

@@ -4,6 +4,12 @@ The same token ids go through both; at every position the next-token distributio
 by KL divergence (HF's as the reference) and by whether their top token agrees. A wrong tensor
 name, a missing permutation or a wrong scale shows up as a KL far above the base model's own
 quantization gap, and the adapter is refused.
+
+A whole (student) model is held to a looser bound: its export rounds every weight training
+changed to 4-6 bits afresh, where an adapter rides on the base weights transformers itself read
+from the GGUF. A correct q4_k_m export of a merged context student measured KL 0.084 / top-1 87%
+and kept its exact match on held-out code (15.0% against 15.5% as an adapter); a wrong tensor
+layout measures KL above 1. Whether the rounding costs quality is the gate's question.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import numpy as np
 
 MAX_KL = 0.05  # mean nats per position; a correct export measured about 0.005 here
 MIN_TOP1 = 0.9
+MODEL_MAX_KL = 0.1  # a whole model, quantized anew
+MODEL_MIN_TOP1 = 0.85
 
 
 @dataclass(frozen=True)
@@ -24,13 +32,15 @@ class LogitCheck:
     kl_mean: float
     kl_max: float
     top1_agreement: float
+    max_kl: float = MAX_KL
+    min_top1: float = MIN_TOP1
 
     @property
     def passed(self) -> bool:
-        return self.kl_mean <= MAX_KL and self.top1_agreement >= MIN_TOP1
+        return self.kl_mean <= self.max_kl and self.top1_agreement >= self.min_top1
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "passed": self.passed, "max_kl": MAX_KL, "min_top1": MIN_TOP1}
+        return {**asdict(self), "passed": self.passed}
 
 
 def check_adapter(
@@ -41,7 +51,8 @@ def check_adapter(
     texts: list[str],
     max_tokens: int = 128,
 ) -> LogitCheck:
-    """Compare HF (+ peft) and llama.cpp (+ the GGUF adapter) on `texts`."""
+    """Compare HF (+ peft) and llama.cpp (+ the GGUF adapter) on `texts`; without an adapter
+    `base_gguf` is a whole exported model (`MODEL_MAX_KL`, `MODEL_MIN_TOP1`)."""
     import torch
 
     from ghostwright.indexer.llama_native import load_quietly
@@ -67,7 +78,10 @@ def check_adapter(
             agree += list(reference.argmax(axis=1) == ours.argmax(axis=1))
     finally:
         llm.close()
-    return LogitCheck(len(kls), float(np.mean(kls)), float(np.max(kls)), float(np.mean(agree)))
+    bounds = (MAX_KL, MIN_TOP1) if adapter_gguf else (MODEL_MAX_KL, MODEL_MIN_TOP1)
+    return LogitCheck(
+        len(kls), float(np.mean(kls)), float(np.max(kls)), float(np.mean(agree)), *bounds
+    )
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:

@@ -93,6 +93,31 @@ def test_pruning_keeps_the_chosen_blocks_renumbered(tiny_teacher):
     assert model.generate(ids, max_new_tokens=2, do_sample=False).shape[1] == ids.shape[1] + 2
 
 
+def test_a_rounded_embedding_is_on_the_gguf_grid_and_exports_without_loss(tiny_teacher):
+    """The student trains with the Q4_0 embedding it will be served with: rounding changes
+    the values once, and quantizing them again (what the export does) changes nothing."""
+    import numpy as np
+    from gguf import GGMLQuantizationType, quants
+
+    from ghostwright.training.export import round_embedding
+
+    model, _ = load_teacher(str(tiny_teacher))
+    original = model.get_input_embeddings().weight.detach().clone()
+    head = model.get_output_embeddings().weight.detach().clone()  # untied in this model
+    round_embedding(model, "default")
+    assert torch.equal(model.get_input_embeddings().weight, original)  # llama.cpp's own choice
+    round_embedding(model, "q4_0")
+    rounded = model.get_input_embeddings().weight.detach()
+    assert not torch.equal(rounded, original)
+    assert (rounded - original).abs().max() < original.abs().max() / 7  # 4 bits of its block
+    q4_0 = GGMLQuantizationType.Q4_0
+    for values in (rounded, model.get_output_embeddings().weight.detach()):
+        assert np.array_equal(
+            quants.dequantize(quants.quantize(values.numpy(), q4_0), q4_0), values
+        )
+    assert not torch.equal(model.get_output_embeddings().weight, head)  # the output layer too
+
+
 def test_teacher_cache_holds_its_top_k_per_completion_token_and_is_made_once(
     tiny_teacher, tmp_path
 ):

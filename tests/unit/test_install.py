@@ -112,9 +112,9 @@ def test_a_context_student_is_served_with_its_window_unless_the_user_chose_one(t
     student = candidate(tmp_path, "c.gguf", 0.20, 0.19)
     serve = {"prompt_tokens": 512, "retrieval": False}
     install_student(student, adapters, min_retained=0.9, distilled="context", serve=serve)
-    assert current_adapter(adapters)["adapter"] == "c.gguf"
+    assert current_adapter(adapters)["model"] == "c.gguf"
     served = with_installed_adapter(Settings(), repo)
-    assert served.adapter.endswith("c.gguf") and served.prompt_tokens == 512
-    assert served.retrieval is False and served.model == "default"
+    assert served.model.endswith("c.gguf") and served.prompt_tokens == 512
+    assert served.retrieval is False and served.adapter == ""
     mine = with_installed_adapter(replace(Settings(), prompt_tokens=1024), repo)
     assert mine.prompt_tokens == 1024 and mine.retrieval is False

@@ -7,10 +7,15 @@ the cached teacher distribution and cross-entropy on the labels (`losses`), the 
 linearly over the run. Two students:
 
 - `pruned`: the teacher itself with its blocks pruned to `keep_layers` (the token embedding,
-  which is also the output layer, stays as the teacher has it); exported as a whole GGUF.
+  which is also the output layer, stays frozen).
 - `context`: the same model with a LoRA (starting from the teacher's adapter); the teacher reads
   each hole with the repository snippets retrieval found, the student without them
-  (`data/context_pairs`); exported as a GGUF adapter.
+  (`data/served.py`).
+
+Both are exported as whole GGUF models (the LoRA merged). The student's token embedding is
+rounded to the GGUF type it will be served with (`embedding_quantization`, `export.round_embedding`)
+before it trains, after the teacher has labelled the data: it learns to match the teacher with the
+cheaper output layer it will really have.
 
 Everything else (data, batches, schedule, checkpoints and exact resume, signals, metrics) is the
 LoRA recipe's. The validation loss is plain cross-entropy, so student and teacher compare.
@@ -28,6 +33,7 @@ import torch
 
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.training.batches import Example, collate, length_batches, load_example_pairs
+from ghostwright.training.export import round_embedding
 from ghostwright.training.losses import (
     DIVERGENCES,
     distillation_loss,
@@ -51,13 +57,14 @@ PRUNING = ("importance", "even")
 
 def check_choices(config: dict[str, Any]) -> None:
     """Refuse a misspelt choice before the teacher spends minutes on the data."""
-    from ghostwright.training.export import QUANTIZATIONS
+    from ghostwright.training.export import EMBEDDING_QUANTIZATIONS, QUANTIZATIONS
 
     choices = {
         "student": (config["student"], STUDENTS),
         "prune": (config["prune"], PRUNING),
         "distill.divergence": (config["distill"]["divergence"], DIVERGENCES),
         "quantization": (config["quantization"], ("auto", *QUANTIZATIONS)),
+        "embedding_quantization": (config["embedding_quantization"], EMBEDDING_QUANTIZATIONS),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:
@@ -88,6 +95,7 @@ class DistillRecipe(LoRAFinetuneRecipe):
         student, tokenizer = load_model(own)
         if start := starting_adapter(own):
             load_adapter_weights(student, start)
+        round_embedding(student, self.config["embedding_quantization"])
         return student, tokenizer
 
     def _examples(self, split: str, required: bool = True, folder: str = "") -> list[Example]:
@@ -138,6 +146,7 @@ class DistillRecipe(LoRAFinetuneRecipe):
         if self.reads_context:
             del self.teacher  # labelled everything it will be asked; the memory is the student's
             return
+        round_embedding(self.model, self.config["embedding_quantization"])  # the teacher is done
         total = self.model.config.num_hidden_layers
         self.keep = self._blocks_to_keep(total)
         prune_layers(self.model, self.keep)

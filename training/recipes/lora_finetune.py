@@ -94,9 +94,13 @@ class LoRAFinetuneRecipe:
         """Hook between loading the data and building the optimizer (distillation uses it)."""
 
     def _build_model(self) -> tuple[Any, Any]:
+        from ghostwright.training.export import round_embedding
+
         model, tokenizer = load_model(self.config)
         if start := starting_adapter(self.config):
             load_adapter_weights(model, start)
+        # A sequence-level student is exported whole: it trains with the embedding it will have.
+        round_embedding(model, self.config.get("embedding_quantization", "default"))
         return model, tokenizer
 
     def _replay(self) -> list[Example]:
