@@ -9,7 +9,9 @@ A whole (student) model is held to a looser bound: its export rounds every weigh
 changed to 4-6 bits afresh, where an adapter rides on the base weights transformers itself read
 from the GGUF. A correct q4_k_m export of a merged context student measured KL 0.084 / top-1 87%
 and kept its exact match on held-out code (15.0% against 15.5% as an adapter); a wrong tensor
-layout measures KL above 1. Whether the rounding costs quality is the gate's question.
+layout measures KL above 1. Whether the rounding costs quality is the gate's question. (Students
+trained with a Q4_0 embedding measured 0.153-0.158 at q4_k_m and 0.004 at q8_0, which
+`quantization: auto` then takes.)
 """
 
 from __future__ import annotations
