@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gguf
 import numpy as np
@@ -36,6 +36,9 @@ from safetensors import safe_open
 from ghostwright.indexer.atomic import atomic_path
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.pipeline.prompts import PromptFormat
+
+if TYPE_CHECKING:
+    from ghostwright.training.vocabulary import Vocabulary
 
 PEFT_PREFIX = "base_model.model."
 PERMUTED_ARCHS = {"llama"}
@@ -89,10 +92,12 @@ def export_model_gguf(
     output: Path,
     quantization: str = "q4_k_m",
     embedding: str = "default",
+    vocabulary: Vocabulary | None = None,
 ) -> Path:
     """Write `output` (atomically): the transformers `model` as a GGUF model with the teacher's
-    metadata and vocabulary, quantized (`QUANTIZATIONS`), its token embedding (and output
-    layer) as `embedding` (`EMBEDDING_QUANTIZATIONS`)."""
+    metadata and vocabulary (trimmed to `vocabulary` when the student has one), quantized
+    (`QUANTIZATIONS`), its token embedding (and output layer) as `embedding`
+    (`EMBEDDING_QUANTIZATIONS`)."""
     if quantization not in QUANTIZATIONS:
         raise GhostwrightError(f"quantization must be one of {', '.join(QUANTIZATIONS)}")
     if embedding not in EMBEDDING_QUANTIZATIONS:
@@ -102,7 +107,8 @@ def export_model_gguf(
     blocks = model.config.num_hidden_layers
     full = output.with_name(f".{output.stem}.f32.gguf")  # the quantizer's input, then gone
     try:
-        _write_model(full, model, gguf.GGUFReader(str(teacher_gguf)), arch, heads, blocks)
+        teacher = gguf.GGUFReader(str(teacher_gguf))
+        _write_model(full, model, teacher, arch, heads, blocks, vocabulary)
         with atomic_path(output) as partial:
             quantize_gguf(
                 full, partial, QUANTIZATIONS[quantization], EMBEDDING_QUANTIZATIONS[embedding]
@@ -146,7 +152,7 @@ def round_embedding(model: Any, embedding: str) -> None:
     import torch
 
     kind = EMBEDDING_QUANTIZATIONS[embedding]
-    layers = {id(layer.weight): layer.weight for layer in _embedding_layers(model)}
+    layers = {id(layer.weight): layer.weight for layer in embedding_layers(model)}
     for weight in layers.values():
         values = weight.detach().float().numpy()
         rounded = gguf.quants.dequantize(gguf.quants.quantize(values, kind), kind)
@@ -154,16 +160,23 @@ def round_embedding(model: Any, embedding: str) -> None:
             weight.copy_(torch.from_numpy(rounded).to(weight.dtype))
 
 
-def _embedding_layers(model: Any) -> list[Any]:
+def embedding_layers(model: Any) -> list[Any]:
     layers = [model.get_input_embeddings()]
     output = model.get_output_embeddings()
     return layers + ([output] if output is not None else [])
 
 
 def _write_model(
-    path: Path, model: Any, teacher: gguf.GGUFReader, arch: str, heads: dict, blocks: int
+    path: Path,
+    model: Any,
+    teacher: gguf.GGUFReader,
+    arch: str,
+    heads: dict,
+    blocks: int,
+    vocabulary: Vocabulary | None,
 ) -> None:
     from ghostwright.training.student import sliding_window_pattern
+    from ghostwright.training.vocabulary import trimmed_field
 
     writer = gguf.GGUFWriter(str(path), arch)
     block_count = gguf.Keys.LLM.BLOCK_COUNT.format(arch=arch)
@@ -172,7 +185,10 @@ def _write_model(
         if field.name.startswith(REWRITTEN_KEYS) or field.name in (block_count, pattern_key):
             continue
         sub_type = field.types[-1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
-        writer.add_key_value(field.name, field.contents(), field.types[0], sub_type=sub_type)
+        contents = field.contents()
+        if vocabulary is not None:
+            contents = trimmed_field(field.name, contents, vocabulary)
+        writer.add_key_value(field.name, contents, field.types[0], sub_type=sub_type)
     writer.add_name(f"{_field(teacher, 'general.name') or arch} distilled ({blocks} blocks)")
     writer.add_block_count(blocks)
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)

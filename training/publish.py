@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ghostwright.server.adapters import with_installed_adapter
 from ghostwright.server.config import Settings
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.training.data.build import DataOptions
 from ghostwright.training.progress import TrainProgress
+
+if TYPE_CHECKING:
+    from ghostwright.training.vocabulary import Vocabulary
 
 CHECK_TEXTS = 8  # held-out samples the logit check runs over
 
@@ -59,9 +62,7 @@ def publish(
     )
 
     progress.phase("verify", "checking llama.cpp + adapter against transformers + peft")
-    check = check_adapter(
-        recipe.model, recipe.tokenizer, base_gguf, adapter, _held_out_texts(config)
-    ).as_dict()
+    check = check_adapter(recipe.model, base_gguf, adapter, _held_out_texts(config)).as_dict()
     (run_dir / "export-check.json").write_text(json.dumps(check, indent=2))
 
     dataset_format = _dataset_format(config)
@@ -127,8 +128,10 @@ def publish_student(
     base_gguf = resolve_model(config["model"])  # the student's own base (sequence: another)
     output = run_dir / f"{run_dir.name}.gguf"
     model = _merged(recipe.model)
+    vocabulary = getattr(recipe, "vocabulary", None)  # a distilled student's trimmed one
+    texts = _held_out_texts(config)
     student, check = _quantized_student(
-        model, recipe.tokenizer, config, base_gguf, output, _held_out_texts(config), progress
+        model, config, base_gguf, output, texts, progress, vocabulary
     )
     (run_dir / "export-check.json").write_text(json.dumps(check, indent=2))
 
@@ -188,12 +191,12 @@ def _merged(model: Any) -> Any:
 
 def _quantized_student(
     model: Any,
-    tokenizer: Any,
     config: dict,
     base_gguf: Path,
     output: Path,
     texts: list[str],
     progress: TrainProgress,
+    vocabulary: Vocabulary | None,
 ) -> tuple[Path, dict]:
     """The whole-model export at the configured quantization, or with `auto` the first of
     `AUTO_QUANTIZATIONS` that passes the logit check: a trained student loses more to 4-bit
@@ -206,13 +209,17 @@ def _quantized_student(
     tried: list[dict] = []
     for quantization in AUTO_QUANTIZATIONS if chosen == "auto" else (chosen,):
         progress.phase("export", f"exporting the student to GGUF ({quantization})")
-        student = export_model_gguf(model, base_gguf, output, quantization, embedding)
+        student = export_model_gguf(model, base_gguf, output, quantization, embedding, vocabulary)
         progress.phase("verify", f"checking the {quantization} student against transformers")
-        check = check_adapter(model, tokenizer, student, None, texts).as_dict()
+        check = check_adapter(model, student, None, texts).as_dict()
         tried.append({"quantization": quantization, **check})
         if check["passed"]:
             break
-    described = {"quantization": quantization, "embedding_quantization": embedding}
+    described = {
+        "quantization": quantization,
+        "embedding_quantization": embedding,
+        "vocabulary": len(vocabulary) if vocabulary is not None else None,
+    }
     return student, {**check, **described, "tried": tried}
 
 

@@ -40,6 +40,18 @@ class TeacherCache:
         ids = np.concatenate([self.ids[i] for i in indices])
         return torch.from_numpy(values.astype(np.float32)), torch.from_numpy(ids.astype(np.int64))
 
+    def renumbered(self, new_ids: np.ndarray, absent_logit: float) -> TeacherCache:
+        """The cache in a student's trimmed vocabulary (`new_ids`: full id -> new id, negative
+        when left out). A left-out token keeps its place with `absent_logit` on a kept id, so
+        the teacher's distribution is renormalised over what the student can say."""
+        values, ids = [], []
+        for part_values, part_ids in zip(self.values, self.ids, strict=True):
+            mapped = new_ids[part_ids]
+            absent = mapped < 0
+            values.append(np.where(absent, np.float16(absent_logit), part_values))
+            ids.append(np.where(absent, 0, mapped).astype(np.int32))
+        return TeacherCache(values, ids)
+
 
 def build_teacher_cache(
     teacher: Any,

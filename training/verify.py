@@ -1,9 +1,10 @@
 """Check an exported adapter: llama.cpp + GGUF adapter must predict what HF + peft predicts.
 
-The same token ids go through both; at every position the next-token distributions are compared
-by KL divergence (HF's as the reference) and by whether their top token agrees. A wrong tensor
-name, a missing permutation or a wrong scale shows up as a KL far above the base model's own
-quantization gap, and the adapter is refused.
+The same token ids go through both, as llama.cpp's own tokenizer (the one the server uses) makes
+them from the text: a student with a trimmed vocabulary has no other. At every position the
+next-token distributions are compared by KL divergence (HF's as the reference) and by whether
+their top token agrees. A wrong tensor name, a missing permutation or a wrong scale shows up as
+a KL far above the base model's own quantization gap, and the adapter is refused.
 
 A whole (student) model is held to a looser bound: its export rounds every weight training
 changed to 4-6 bits afresh, where an adapter rides on the base weights transformers itself read
@@ -47,7 +48,6 @@ class LogitCheck:
 
 def check_adapter(
     hf_model: Any,
-    tokenizer: Any,
     base_gguf: Path,
     adapter_gguf: Path | None,
     texts: list[str],
@@ -69,7 +69,7 @@ def check_adapter(
     try:
         hf_model.eval()
         for text in texts:
-            ids = tokenizer(text)["input_ids"][:max_tokens]
+            ids = llm.tokenize(text.encode(), add_bos=True, special=True)[:max_tokens]
             with torch.no_grad():
                 reference = hf_model(input_ids=torch.tensor([ids])).logits[0].float().numpy()
             llm.reset()

@@ -39,6 +39,7 @@ def config_for(model: Path, data: Path, run: Path, **overrides) -> dict:
         "keep_layers=2",
         "replay_share=0",
         "distill.top_k=8",
+        "vocabulary=full",  # trimming needs a GGUF teacher: the whole-path tests trim
         *(f"{key}={value}" for key, value in overrides.items()),
     ]
     return load_config(None, values, "distill_default.yaml")
@@ -118,6 +119,62 @@ def test_a_rounded_embedding_is_on_the_gguf_grid_and_exports_without_loss(tiny_t
     assert not torch.equal(model.get_output_embeddings().weight, head)  # the output layer too
 
 
+@pytest.mark.parametrize("tied", [True, False])
+def test_a_trimmed_vocabulary_keeps_exactly_the_kept_logits(tied):
+    """Trimming the embedding (and output layer) changes nothing but which logits exist: on
+    renumbered ids the trimmed model's logits are the full model's at the kept tokens."""
+    import numpy as np
+    import transformers
+
+    from ghostwright.training.vocabulary import Vocabulary, trim_embeddings
+
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=40,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        pad_token_id=0,
+        tie_word_embeddings=tied,
+    )
+    model = transformers.LlamaForCausalLM(config).eval()
+    vocabulary = Vocabulary(np.array([0, 1, 2, 5, 8, 13, 21, 34]), 40)
+    ids = [1, 5, 34, 8, 21]
+    with torch.no_grad():
+        full = model(input_ids=torch.tensor([ids])).logits[0]
+    trim_embeddings(model, vocabulary)
+    with torch.no_grad():
+        trimmed = model(input_ids=torch.tensor([vocabulary.renumber(ids)])).logits[0]
+    assert trimmed.shape == (5, 8) and model.config.vocab_size == 8
+    assert torch.allclose(trimmed, full[:, vocabulary.kept], atol=1e-5)
+    embedding, head = model.get_input_embeddings(), model.get_output_embeddings()
+    assert (head.weight is embedding.weight) == tied
+
+
+def test_cached_teacher_logits_follow_the_student_into_its_vocabulary():
+    """Kept tokens are renumbered; a token the student lacks keeps its place with a logit too
+    low to matter, so the divergence is over what the student can say and stays finite."""
+    import numpy as np
+
+    from ghostwright.training.losses import distillation_loss
+    from ghostwright.training.teacher_cache import TeacherCache
+    from ghostwright.training.vocabulary import ABSENT_LOGIT, Vocabulary
+
+    cache = TeacherCache(
+        [np.array([[3.0, 2.0, 1.0]], dtype=np.float16)], [np.array([[7, 4, 2]], dtype=np.int32)]
+    )
+    vocabulary = Vocabulary(np.array([0, 2, 7]), 10)  # token 4 left out
+    values, ids = cache.renumbered(vocabulary.new_ids, ABSENT_LOGIT).batch([0])
+    assert ids.tolist() == [[2, 0, 1]] and values.tolist() == [[3.0, ABSENT_LOGIT, 1.0]]
+    student = torch.tensor([[0.0, 1.0, 3.0]])
+    loss = distillation_loss(student, values, ids)
+    # the teacher renormalised over tokens 7 and 2: softmax(3, 1)
+    p = torch.softmax(torch.tensor([3.0, 1.0]), 0)
+    q = torch.log_softmax(student[0], 0)[[2, 1]]
+    assert torch.isfinite(loss) and torch.isclose(loss, (p * (p.log() - q)).sum(), atol=1e-4)
+
+
 def test_teacher_cache_holds_its_top_k_per_completion_token_and_is_made_once(
     tiny_teacher, tmp_path
 ):
@@ -183,6 +240,8 @@ def test_distillation_learns_and_resumes_exactly(tiny_teacher, dataset, tmp_path
         ({"distill.divergence": "kl"}, "distill.divergence must be one of forward_kl"),
         ({"prune": "random"}, "prune must be one of importance, even"),
         ({"quantization": "q3"}, "quantization must be one of auto, q4_k_m"),
+        ({"vocabulary": "code"}, "vocabulary must be one of full, repository"),
+        ({"vocabulary": "repository"}, "vocabulary=repository trims a GGUF teacher's"),
     ],
 )
 def test_a_misspelt_choice_is_refused_before_any_work(override, message, dataset, tmp_path):

@@ -80,9 +80,7 @@ def test_toy_fine_tune_end_to_end(tmp_path: Path, default_model_path: Path):
     adapter_dir = recipe.save_weights()
 
     gguf_adapter = export_lora_gguf(adapter_dir, default_model_path, run / "toy.gguf")
-    check = check_adapter(
-        recipe.model, recipe.tokenizer, default_model_path, gguf_adapter, [SOURCE], max_tokens=48
-    )
+    check = check_adapter(recipe.model, default_model_path, gguf_adapter, [SOURCE], max_tokens=48)
     assert check.passed, check
     installed = install(
         Candidate(
@@ -177,7 +175,8 @@ def test_distill_command_prunes_checks_gates_and_installs_the_student(tmp_path: 
     result = events[-1]
     assert result["event"] == "done" and result["check"]["passed"], result["check"]
     assert len(result["keep_layers"]) == 16
-    assert gguf_summary(Path(result["installed"])) == ("gemma3", 16, 262144, "Q4_0")
+    kept = trimmed_vocabulary(Path(result["student"]).parent, Path(result["installed"]))
+    assert gguf_summary(Path(result["installed"])) == ("gemma3", 16, kept, "Q4_0")
     record = json.loads((repo / ".ghostwright" / "adapters" / "current.json").read_text())
     assert Path(result["installed"]).name == record["model"] and "adapter" not in record
     assert record["before"]["n"] == record["after"]["n"] == 4
@@ -238,7 +237,41 @@ def test_context_distillation_from_a_fine_tuned_teacher(tmp_path: Path):
     served = with_installed_adapter(Settings(), repo)
     assert served.model == result["installed"] and served.adapter == ""
     assert served.prompt_tokens == 96 and served.retrieval is False
-    assert gguf_summary(Path(result["installed"])) == ("gemma3", 18, 262144, "Q4_0")
+    kept = trimmed_vocabulary(Path(result["student"]).parent, Path(result["installed"]))
+    assert gguf_summary(Path(result["installed"])) == ("gemma3", 18, kept, "Q4_0")
+
+
+def trimmed_vocabulary(run: Path, installed: Path) -> int:
+    """The student's vocabulary size, after checking that its GGUF tokenizes every training
+    text whose tokens it kept (the samples the teacher labelled at least) exactly as the full
+    vocabulary does, renumbered, and the rest into tokens it has."""
+    import json
+
+    from ghostwright.indexer.llama_native import load_quietly
+    from ghostwright.server.models import resolve_model
+    from ghostwright.training.vocabulary import Vocabulary
+
+    vocabulary = Vocabulary.load(run / "teacher" / "vocabulary.json")
+    assert 1000 < len(vocabulary) < vocabulary.full_size == 262144
+    config = json.loads((run / "train-config.json").read_text())
+    rows = (Path(config["dataset"]) / "train.jsonl").read_text().splitlines()
+    texts = [text for row in map(json.loads, rows) for text in (row["prompt"], row["completion"])]
+    full = load_quietly(model_path=str(resolve_model("default")), vocab_only=True)
+    trimmed = load_quietly(model_path=str(installed), vocab_only=True)
+    same = 0
+    try:
+        for text in texts:
+            expected = vocabulary.new_ids[full.tokenize(text.encode(), add_bos=True, special=True)]
+            found = trimmed.tokenize(text.encode(), add_bos=True, special=True)
+            assert found and max(found) < len(vocabulary)
+            if (expected >= 0).all():
+                assert found == expected.tolist(), text
+                same += 1
+        assert same >= 8, same
+    finally:
+        full.close()
+        trimmed.close()
+    return len(vocabulary)
 
 
 def gguf_summary(path: Path) -> tuple[str, int, int, str]:

@@ -15,7 +15,9 @@ linearly over the run. Two students:
 Both are exported as whole GGUF models (the LoRA merged). The student's token embedding is
 rounded to the GGUF type it will be served with (`embedding_quantization`, `export.round_embedding`)
 before it trains, after the teacher has labelled the data: it learns to match the teacher with the
-cheaper output layer it will really have.
+cheaper output layer it will really have. With `vocabulary: repository` (the default) the student
+also keeps only the tokens its samples need (`training/vocabulary.py`): its output layer shrinks
+about ninefold, the samples and the cached teacher logits are renumbered into it.
 
 Everything else (data, batches, schedule, checkpoints and exact resume, signals, metrics) is the
 LoRA recipe's. The validation loss is plain cross-entropy, so student and teacher compare.
@@ -26,12 +28,14 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.models import resolve_model
 from ghostwright.training.batches import Example, collate, length_batches, load_example_pairs
 from ghostwright.training.export import round_embedding
 from ghostwright.training.losses import (
@@ -48,6 +52,10 @@ from ghostwright.training.recipes.lora_finetune import (
     load_model,
     starting_adapter,
 )
+from ghostwright.training.vocabulary import GgufVocabulary
+
+if TYPE_CHECKING:
+    from ghostwright.training.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +65,9 @@ PRUNING = ("importance", "even")
 
 def check_choices(config: dict[str, Any]) -> None:
     """Refuse a misspelt choice before the teacher spends minutes on the data."""
+    from ghostwright.server.models import is_gguf_spec
     from ghostwright.training.export import EMBEDDING_QUANTIZATIONS, QUANTIZATIONS
+    from ghostwright.training.vocabulary import VOCABULARIES
 
     choices = {
         "student": (config["student"], STUDENTS),
@@ -65,10 +75,15 @@ def check_choices(config: dict[str, Any]) -> None:
         "distill.divergence": (config["distill"]["divergence"], DIVERGENCES),
         "quantization": (config["quantization"], ("auto", *QUANTIZATIONS)),
         "embedding_quantization": (config["embedding_quantization"], EMBEDDING_QUANTIZATIONS),
+        "vocabulary": (config["vocabulary"], VOCABULARIES),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:
             raise GhostwrightError(f"{key} must be one of {', '.join(allowed)}, not {value!r}")
+    if config["vocabulary"] == "repository" and not is_gguf_spec(config["model"]):
+        raise GhostwrightError(
+            "vocabulary=repository trims a GGUF teacher's vocabulary; use vocabulary=full"
+        )
 
 
 class DistillRecipe(LoRAFinetuneRecipe):
@@ -77,6 +92,8 @@ class DistillRecipe(LoRAFinetuneRecipe):
     cache_progress: Any = None  # (done, total) of teacher shards, for the caller's progress
     keep: list[int] | None = None  # the pruned student's blocks
     teacher_examples: list[Example] | None = None  # context: the teacher's own prompts
+    vocabulary: Vocabulary | None = None  # the student's trimmed vocabulary (None: the teacher's)
+    full_vocabulary: GgufVocabulary | None = None  # the teacher's, when it is to be trimmed
 
     @property
     def reads_context(self) -> bool:
@@ -86,6 +103,8 @@ class DistillRecipe(LoRAFinetuneRecipe):
         from ghostwright.training.student import load_teacher
 
         check_choices(self.config)
+        if self.config["vocabulary"] == "repository":  # refused now if it cannot be trimmed
+            self.full_vocabulary = GgufVocabulary.read(resolve_model(self.config["model"]))
         teacher, tokenizer = load_teacher(self.config["model"], self.config["teacher_adapter"])
         if not self.reads_context:
             return teacher, tokenizer  # pruned after it has labelled the data
@@ -145,13 +164,59 @@ class DistillRecipe(LoRAFinetuneRecipe):
         self.teacher_validation_loss = self._teacher_validation_loss()
         if self.reads_context:
             del self.teacher  # labelled everything it will be asked; the memory is the student's
-            return
-        round_embedding(self.model, self.config["embedding_quantization"])  # the teacher is done
-        total = self.model.config.num_hidden_layers
-        self.keep = self._blocks_to_keep(total)
-        prune_layers(self.model, self.keep)
-        train_blocks_only(self.model)
-        logger.info("student: blocks %s of %d", self.keep, total)
+        else:
+            round_embedding(self.model, self.config["embedding_quantization"])  # teacher done
+            total = self.model.config.num_hidden_layers
+            self.keep = self._blocks_to_keep(total)
+            prune_layers(self.model, self.keep)
+            train_blocks_only(self.model)
+            logger.info("student: blocks %s of %d", self.keep, total)
+        if self.config["vocabulary"] == "repository":
+            self._trim_vocabulary()
+
+    def _trim_vocabulary(self) -> None:
+        """The student keeps the tokens its samples use (`training/vocabulary.py`), decided once
+        per run (`teacher/vocabulary.json`) so a resumed run trims the same; samples and cached
+        teacher logits are renumbered into it."""
+        from ghostwright.training.vocabulary import (
+            ABSENT_LOGIT,
+            Vocabulary,
+            choose_vocabulary,
+            trim_embeddings,
+        )
+
+        path = self.run_dir / "teacher" / "vocabulary.json"
+        if path.is_file():
+            vocabulary = Vocabulary.load(path)
+        else:
+            used = self._used_tokens(resolve_model(self.config["model"]))
+            general = self.config["vocabulary_general"]
+            vocabulary = choose_vocabulary(self.full_vocabulary, used, general)
+            vocabulary.save(path)
+        renumber = vocabulary.renumber
+        self.train_examples = [_renumbered(e, renumber) for e in self.train_examples]
+        self.validation_examples = [_renumbered(e, renumber) for e in self.validation_examples]
+        self.teacher_cache = self.teacher_cache.renumbered(vocabulary.new_ids, ABSENT_LOGIT)
+        trim_embeddings(self.model, vocabulary)
+        self.vocabulary = vocabulary
+        logger.info("student vocabulary: %d of %d tokens", len(vocabulary), vocabulary.full_size)
+
+    def _used_tokens(self, model_gguf: Path) -> set[int]:
+        """Every token of the student's samples as transformers tokenized them and as
+        llama.cpp, which serves the student, tokenizes the same text (they differ on a few long
+        runs of spaces)."""
+        from ghostwright.indexer.llama_native import load_quietly
+
+        examples = self.train_examples + self.validation_examples
+        used = {token for example in examples for token in example.ids}
+        llm = load_quietly(model_path=str(model_gguf), vocab_only=True)
+        try:
+            for example in examples:
+                text = self.tokenizer.decode(example.ids)
+                used.update(llm.tokenize(text.encode(), add_bos=False, special=True))
+        finally:
+            llm.close()
+        return used
 
     def _blocks_to_keep(self, total: int) -> list[int]:
         """Blocks by influence on validation samples (or evenly spaced); decided once per run
@@ -264,6 +329,7 @@ class DistillRecipe(LoRAFinetuneRecipe):
             "teacher": self.config["model"],
             "teacher_adapter": self.config["teacher_adapter"],
             "keep_layers": self.keep,
+            "vocabulary": len(self.vocabulary) if self.vocabulary is not None else None,
         }
         (target / "student.json").write_text(json.dumps(description, indent=2))
         return target
@@ -272,4 +338,9 @@ class DistillRecipe(LoRAFinetuneRecipe):
         summary = super()._summary()
         summary["teacher_validation_loss"] = self.teacher_validation_loss
         summary["keep_layers"] = self.keep
+        summary["vocabulary"] = len(self.vocabulary) if self.vocabulary is not None else None
         return summary
+
+
+def _renumbered(example: Example, renumber: Callable[[Sequence[int]], list[int]]) -> Example:
+    return Example(renumber(example.ids), renumber(example.labels))
