@@ -10,6 +10,7 @@ from ghostwright.server.errors import GhostwrightError
 from ghostwright.training.vocabulary import (
     GgufVocabulary,
     Vocabulary,
+    alphabet_of,
     choose_vocabulary,
     merge_path,
     trimmed_field,
@@ -64,13 +65,22 @@ def test_merge_path_takes_the_leftmost_pair_on_a_tie_and_stops_when_nothing_join
 
 
 def test_the_kept_vocabulary_holds_used_general_byte_special_tokens_and_merge_paths():
-    vocabulary = choose_vocabulary(toy_vocabulary(), used={12}, general=1)
+    everything = {text for text, _, _ in TOY}
+    vocabulary = choose_vocabulary(toy_vocabulary(), {12}, 1, everything)
     # used: abc (12) and its path a, b, c, ab; general: the best-scored piece ▁ (6); bytes (4),
     # user-defined (5), special ids (0, 1, 2). Not kept: the unused control token, bc, ▁a, z.
     assert vocabulary.kept.tolist() == [0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 12]
     assert vocabulary.full_size == len(TOY)
-    widened = choose_vocabulary(toy_vocabulary(), used={12}, general=3)
+    widened = choose_vocabulary(toy_vocabulary(), {12}, 3, everything)
     assert {6, 7, 8} <= set(widened.kept.tolist()) and 14 not in widened.kept
+
+
+def test_general_pieces_are_those_written_in_the_samples_characters():
+    alphabet = alphabet_of(["a b", "ab"])
+    assert alphabet == {"a", "b", "\u2581"}
+    kept = choose_vocabulary(toy_vocabulary(), set(), 100, alphabet).kept.tolist()
+    assert {6, 7, 8, 10, 13} <= set(kept)  # ▁, a, b, ab, ▁a
+    assert not {9, 11, 12, 14} & set(kept)  # c, bc, abc, z: characters the samples lack
 
 
 def test_renumbering_keeps_ignored_labels_and_refuses_a_token_left_out(tmp_path):

@@ -181,6 +181,7 @@ class DistillRecipe(LoRAFinetuneRecipe):
         from ghostwright.training.vocabulary import (
             ABSENT_LOGIT,
             Vocabulary,
+            alphabet_of,
             choose_vocabulary,
             trim_embeddings,
         )
@@ -189,9 +190,12 @@ class DistillRecipe(LoRAFinetuneRecipe):
         if path.is_file():
             vocabulary = Vocabulary.load(path)
         else:
-            used = self._used_tokens(resolve_model(self.config["model"]))
+            texts = [self.tokenizer.decode(e.ids) for e in self.train_examples]
+            texts += [self.tokenizer.decode(e.ids) for e in self.validation_examples]
+            used = self._used_tokens(resolve_model(self.config["model"]), texts)
             general = self.config["vocabulary_general"]
-            vocabulary = choose_vocabulary(self.full_vocabulary, used, general)
+            alphabet = alphabet_of(texts)
+            vocabulary = choose_vocabulary(self.full_vocabulary, used, general, alphabet)
             vocabulary.save(path)
         renumber = vocabulary.renumber
         self.train_examples = [_renumbered(e, renumber) for e in self.train_examples]
@@ -201,9 +205,9 @@ class DistillRecipe(LoRAFinetuneRecipe):
         self.vocabulary = vocabulary
         logger.info("student vocabulary: %d of %d tokens", len(vocabulary), vocabulary.full_size)
 
-    def _used_tokens(self, model_gguf: Path) -> set[int]:
+    def _used_tokens(self, model_gguf: Path, texts: list[str]) -> set[int]:
         """Every token of the student's samples as transformers tokenized them and as
-        llama.cpp, which serves the student, tokenizes the same text (they differ on a few long
+        llama.cpp, which serves the student, tokenizes their `texts` (they differ on a few long
         runs of spaces)."""
         from ghostwright.indexer.llama_native import load_quietly
 
@@ -211,8 +215,7 @@ class DistillRecipe(LoRAFinetuneRecipe):
         used = {token for example in examples for token in example.ids}
         llm = load_quietly(model_path=str(model_gguf), vocab_only=True)
         try:
-            for example in examples:
-                text = self.tokenizer.decode(example.ids)
+            for text in texts:
                 used.update(llm.tokenize(text.encode(), add_bos=False, special=True))
         finally:
             llm.close()
