@@ -3,8 +3,9 @@
 While the editor types, the KV cache already holds the prompt and the time per generated token
 decides; in a small model with a large vocabulary that time goes mostly to the output layer, which
 multiplies the hidden state with every token's row. Gemma 3 has 262,144 tokens for 140 languages;
-rich's training samples use 5,388 of them. A student keeping 40,000 rows generates a token in
-5.9 ms instead of 8.6 (interleaved, same prompt) and samples from 40,000 logits instead of 262,144.
+rich's training samples use 5,388 of them. Measured interleaved on the same prompt, a token takes
+5.9 ms with 40,000 rows instead of 8.6 with all; typing with the KV cache, the context student
+with 49,832 tokens answered 2.22x faster than its teacher, with Gemma's whole vocabulary 1.43x.
 
 What is kept (`choose_vocabulary`): every token of the training samples, as transformers and as
 llama.cpp tokenize them; the `general` best-scored pieces of the model's own vocabulary (the most
