@@ -20,6 +20,7 @@ from ghostwright.server.config import (
     workspace_settings,
 )
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.feedback_commands import add_feedback_parser
 from ghostwright.server.index_commands import add_index_parsers
 from ghostwright.server.pipeline.prompts import format_names
 
@@ -91,6 +92,7 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_run_serve)
 
     add_index_parsers(commands)
+    add_feedback_parser(commands)
     for name in ("index", "search"):
         command = commands.choices[name]
         command.set_defaults(run=lambda args: args.run_with_settings(args, _settings(args)))
