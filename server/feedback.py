@@ -106,10 +106,12 @@ class FeedbackLog:
         follow `accepted` or `partial`; any other outcome is recorded once."""
         if outcome not in OUTCOMES:
             raise GhostwrightError(f"outcome must be one of {', '.join(OUTCOMES)}")
-        earlier = "('accepted', 'partial')" if outcome == "overwritten" else "(NULL)"
+        undecided = "outcome IS NULL"
+        if outcome == "overwritten":
+            undecided += " OR outcome IN ('accepted', 'partial')"
         cursor = self._db.execute(
             "UPDATE suggestions SET outcome = ?, accepted_chars = COALESCE(?, accepted_chars), "
-            f"decided_at = ? WHERE id = ? AND (outcome IS NULL OR outcome IN {earlier})",
+            f"decided_at = ? WHERE id = ? AND ({undecided})",
             (outcome, accepted_chars, time.time(), identifier),
         )
         return cursor.rowcount == 1

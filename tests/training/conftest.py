@@ -50,7 +50,7 @@ def tiny_teacher(tmp_path_factory) -> Path:
 
 
 def _tiny_llama(folder: Path, layers: int) -> Path:
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -67,9 +67,17 @@ def _tiny_llama(folder: Path, layers: int) -> Path:
         tokenizer_object=tokenizer, pad_token="<pad>", bos_token="<s>", eos_token="</s>"
     )
     fast.save_pretrained(folder)
+    tiny_llama_model(len(fast), layers).save_pretrained(folder)
+    return folder
+
+
+def tiny_llama_model(vocab_size: int, layers: int, tied: bool = False):  # noqa: ANN201
+    """A seeded random Llama of the tests' tiny shape (<s> = 1, </s> = 2, <pad> = 0)."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
     torch.manual_seed(0)
     config = transformers.LlamaConfig(
-        vocab_size=len(fast),
+        vocab_size=vocab_size,
         hidden_size=32,
         intermediate_size=64,
         num_hidden_layers=layers,
@@ -79,6 +87,12 @@ def _tiny_llama(folder: Path, layers: int) -> Path:
         pad_token_id=0,
         bos_token_id=1,
         eos_token_id=2,
+        tie_word_embeddings=tied,
     )
-    transformers.LlamaForCausalLM(config).save_pretrained(folder)
-    return folder
+    return transformers.LlamaForCausalLM(config)
+
+
+@pytest.fixture(scope="session")
+def make_tiny_llama():  # noqa: ANN201
+    """`tiny_llama_model` for tests that need the model in memory (a size or tying of their own)."""
+    return tiny_llama_model

@@ -120,25 +120,14 @@ def test_a_rounded_embedding_is_on_the_gguf_grid_and_exports_without_loss(tiny_t
 
 
 @pytest.mark.parametrize("tied", [True, False])
-def test_a_trimmed_vocabulary_keeps_exactly_the_kept_logits(tied):
+def test_a_trimmed_vocabulary_keeps_exactly_the_kept_logits(tied, make_tiny_llama):
     """Trimming the embedding (and output layer) changes nothing but which logits exist: on
     renumbered ids the trimmed model's logits are the full model's at the kept tokens."""
     import numpy as np
-    import transformers
 
     from ghostwright.training.vocabulary import Vocabulary, trim_embeddings
 
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=40,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        pad_token_id=0,
-        tie_word_embeddings=tied,
-    )
-    model = transformers.LlamaForCausalLM(config).eval()
+    model = make_tiny_llama(40, layers=1, tied=tied).eval()
     vocabulary = Vocabulary(np.array([0, 1, 2, 5, 8, 13, 21, 34]), 40)
     ids = [1, 5, 34, 8, 21]
     with torch.no_grad():

@@ -96,6 +96,11 @@ class DistillRecipe(LoRAFinetuneRecipe):
     full_vocabulary: GgufVocabulary | None = None  # the teacher's, when it is to be trimmed
 
     @property
+    def vocabulary_size(self) -> int | None:
+        """The student's trimmed vocabulary size; None when it keeps the teacher's."""
+        return len(self.vocabulary) if self.vocabulary is not None else None
+
+    @property
     def reads_context(self) -> bool:
         return self.config["student"] == "context"
 
@@ -332,7 +337,7 @@ class DistillRecipe(LoRAFinetuneRecipe):
             "teacher": self.config["model"],
             "teacher_adapter": self.config["teacher_adapter"],
             "keep_layers": self.keep,
-            "vocabulary": len(self.vocabulary) if self.vocabulary is not None else None,
+            "vocabulary": self.vocabulary_size,
         }
         (target / "student.json").write_text(json.dumps(description, indent=2))
         return target
@@ -341,7 +346,7 @@ class DistillRecipe(LoRAFinetuneRecipe):
         summary = super()._summary()
         summary["teacher_validation_loss"] = self.teacher_validation_loss
         summary["keep_layers"] = self.keep
-        summary["vocabulary"] = len(self.vocabulary) if self.vocabulary is not None else None
+        summary["vocabulary"] = self.vocabulary_size
         return summary
 
 
