@@ -21,6 +21,7 @@ from ghostwright.server.engine import BackendFactory, Engine
 from ghostwright.server.features import (
     code_action,
     commands,
+    feedback,
     indexing,
     inline_completion,
     lifecycle,
@@ -28,6 +29,7 @@ from ghostwright.server.features import (
 )
 
 if TYPE_CHECKING:
+    from ghostwright.server.features.feedback import FeedbackRecorder
     from ghostwright.server.indexing import LiveIndex
 
 logger = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ class GhostwrightServer(LanguageServer):
         self.index: LiveIndex | None = None
         self.index_state = "not built"
         self.training: dict[str, asyncio.subprocess.Process] = {}  # the running fine-tune
+        self.feedback: FeedbackRecorder | None = None  # the feedback log's server side
 
     def read_workspace_settings(self) -> None:
         root = self.workspace.root_path
@@ -115,6 +118,7 @@ def build_server(backend_factory: BackendFactory | None = None) -> GhostwrightSe
     inline_completion.register(server)
     code_action.register(server)
     commands.register(server)
+    feedback.register(server)
     indexing.register(server)
     training.register(server)
     return server

@@ -79,6 +79,11 @@ class Settings:
         (), "Gitignore-style patterns of files never to index (besides .gitignore and secrets)"
     )
     index_max_kb: int = _setting(512, "Larger files are not indexed", minimum=1)
+    feedback: bool = _setting(
+        True,
+        "Record each suggestion shown and its outcome in `.ghostwright/feedback.sqlite3` "
+        "(local only; the learning loop trains on it)",
+    )
 
 
 def setting_docs() -> list[tuple[str, str, str]]:

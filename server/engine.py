@@ -179,15 +179,16 @@ class Engine:
         self._latest = ticket = next(self._sequence)
         return self._workers.submit(self._complete, ticket, request, should_cancel)
 
-    async def complete_async(self, request: CompletionRequest) -> str:
-        """The suggestion for an async caller ("" for none); cancelling it stops the model."""
+    async def complete_async(self, request: CompletionRequest) -> CompletionResult | None:
+        """The result for an async caller (None when superseded or no model); cancelling it
+        stops the model."""
         cancelled = threading.Event()
         try:
             result = await asyncio.wrap_future(self.submit(request, cancelled.is_set))
         except asyncio.CancelledError:
             cancelled.set()  # $/cancelRequest or shutdown: the worker stops at its next check
             raise
-        return result.completion if result is not None else ""
+        return result
 
     def _complete(
         self, ticket: int, request: CompletionRequest, should_cancel: CancelCheck | None

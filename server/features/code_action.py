@@ -90,7 +90,8 @@ async def _generate(
     server: GhostwrightServer, lines: list[str], site: GenerationSite, path: str
 ) -> str:
     request = generation_request(lines, site, path, BLOCK_MAX_LINES, BLOCK_MAX_TOKENS)
-    return await server.engine.complete_async(request)
+    result = await server.engine.complete_async(request)
+    return result.completion if result is not None else ""
 
 
 def _site_range(site: GenerationSite) -> types.Range:

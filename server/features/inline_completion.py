@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from ghostwright.server.features.documents import completion_request, open_document
-from ghostwright.server.pipeline.complete import CompletionRequest
+from ghostwright.server.pipeline.complete import CompletionRequest, CompletionResult
 
 if TYPE_CHECKING:
     from ghostwright.server.app import GhostwrightServer
@@ -16,11 +16,14 @@ if TYPE_CHECKING:
 WORD_BEFORE = re.compile(r"[A-Za-z0-9_]*$")
 
 
-async def suggest(server: GhostwrightServer, request: CompletionRequest | None) -> str:
-    """The suggestion for a request ("" for none, or before the model is loaded)."""
+async def suggest(
+    server: GhostwrightServer, request: CompletionRequest | None
+) -> CompletionResult | None:
+    """The result for a request; None for no suggestion (or before the model is loaded)."""
     if request is None or not server.engine.ready:
-        return ""
-    return await server.engine.complete_async(request)
+        return None
+    result = await server.engine.complete_async(request)
+    return result if result is not None and result.completion else None
 
 
 def register(server: GhostwrightServer) -> None:
@@ -31,12 +34,17 @@ def register(server: GhostwrightServer) -> None:
         ls: GhostwrightServer,
         params: types.InlineCompletionParams,
     ) -> types.InlineCompletionList | None:
-        request = completion_request(ls, params.text_document.uri, params.position)
-        text = await suggest(ls, request)
-        if not text:
+        uri = params.text_document.uri
+        request = completion_request(ls, uri, params.position)
+        result = await suggest(ls, request)
+        if result is None or request is None:
             return None
         here = types.Range(params.position, params.position)
-        item = types.InlineCompletionItem(insert_text=text, range=here)
+        item = types.InlineCompletionItem(
+            insert_text=result.completion,
+            range=here,
+            command=ls.feedback.shown(uri, request, result) if ls.feedback else None,
+        )
         return types.InlineCompletionList(items=[item])
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions())
@@ -44,11 +52,13 @@ def register(server: GhostwrightServer) -> None:
         ls: GhostwrightServer,
         params: types.CompletionParams,
     ) -> types.CompletionList | None:
-        request = completion_request(ls, params.text_document.uri, params.position)
-        text = await suggest(ls, request)
-        document = open_document(ls, params.text_document.uri)
-        if not text or request is None or document is None:
+        uri = params.text_document.uri
+        request = completion_request(ls, uri, params.position)
+        result = await suggest(ls, request)
+        document = open_document(ls, uri)
+        if result is None or request is None or document is None:
             return None
+        text = result.completion
         # The item replaces the word being typed, so the client's filter sees that word first.
         line = document.lines[request.line] if request.line < len(document.lines) else ""
         typed = WORD_BEFORE.search(line[: request.column]).group()
@@ -62,5 +72,6 @@ def register(server: GhostwrightServer) -> None:
             sort_text="0",
             insert_text_format=types.InsertTextFormat.PlainText,
             text_edit=types.TextEdit(types.Range(start, params.position), typed + text),
+            command=ls.feedback.shown(uri, request, result) if ls.feedback else None,
         )
         return types.CompletionList(is_incomplete=True, items=[item])

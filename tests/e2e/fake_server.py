@@ -12,6 +12,7 @@ import time
 from ghostwright.server.app import serve
 from ghostwright.server.backends.fake import FakeBackend
 from ghostwright.server.config import Settings
+from ghostwright.server.features import feedback
 
 
 def answer(prompt: str) -> str:
@@ -40,4 +41,5 @@ def load(settings: Settings) -> FakeBackend:
 
 
 if __name__ == "__main__":
+    feedback.SURVIVAL_SECONDS = 1.0  # tests wait for the survival check, not half a minute
     sys.exit(serve(backend_factory=load))

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from ghostwright.server.feedback import FeedbackLog, feedback_path
+
 HERE = Path(__file__).parent
 NVIM = shutil.which("nvim")
 
@@ -53,3 +55,8 @@ def test_neovim_plugin_ghost_text_accept_code_action_commands_and_health(tmp_pat
     )
     assert result.exists(), done.stderr
     assert result.read_text() == "ok\n"
+    # The plugin reported each outcome to the feedback log: <Tab> accepted, a word then <C-]>
+    # partial (3 characters of "urn total"), leaving insert mode dismissed.
+    log = FeedbackLog(feedback_path(tmp_path))
+    outcomes = {(row["outcome"], row["accepted_chars"]) for row in log.rows()}
+    assert {("accepted", 9), ("partial", 3), ("dismissed", None)} <= outcomes, outcomes

@@ -11,6 +11,7 @@ import {
 } from "vscode-languageclient/node";
 
 import { CommandHost, SERVER_COMMANDS, commandTable } from "./commands";
+import { FEEDBACK_COMMAND, FeedbackTracker, itemsOf } from "./feedback";
 import { serverCommand, serverSettings } from "./settings";
 import { ServerStatus, statusView } from "./status";
 
@@ -99,11 +100,22 @@ function createClient(output: vscode.LogOutputChannel): LanguageClient {
     outputChannel: output,
     middleware: {
       // The toggle lives here, so turning completions off costs the server nothing.
-      provideInlineCompletionItems: (document, position, context, token, next) =>
-        isEnabled() ? next(document, position, context, token) : null,
+      provideInlineCompletionItems: async (document, position, context, token, next) => {
+        feedback.settle();
+        if (!isEnabled()) {
+          return null;
+        }
+        const result = await next(document, position, context, token);
+        feedback.shown(itemsOf(result));
+        return result;
+      },
     },
   };
-  return new LanguageClient(SECTION, "ghostwright", serverOptions, clientOptions);
+  const created = new LanguageClient(SECTION, "ghostwright", serverOptions, clientOptions);
+  const feedback = new FeedbackTracker((args) =>
+    created.sendRequest(ExecuteCommandRequest.type, { command: FEEDBACK_COMMAND, arguments: args }),
+  );
+  return created;
 }
 
 async function fetchStatus(): Promise<ServerStatus | undefined> {

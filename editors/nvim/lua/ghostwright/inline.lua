@@ -1,6 +1,8 @@
 -- Ghost text from textDocument/inlineCompletion, drawn with extmarks (Neovim 0.7+).
 -- Requests are debounced while typing and cancelled by the next keystroke; the text is cleared
 -- when the cursor moves away, on leaving insert mode and on leaving the buffer.
+-- What became of each suggestion goes back to the server's feedback log through the item's
+-- `ghostwright.feedback` command: accepted, partial (with the characters taken) or dismissed.
 local config = require("ghostwright.config")
 local client_of = require("ghostwright.client").get
 
@@ -10,6 +12,30 @@ local timer = nil
 -- What is shown: { bufnr, row, col, text, tick } (0-based row, byte col), or nil.
 local shown = nil
 local pending = nil -- { client, id }
+-- The suggestion whose outcome is still to be reported: { client, bufnr, arguments, taken }.
+local offer = nil
+
+local function report(outcome, chars)
+  local open = offer
+  offer = nil
+  if open == nil then
+    return
+  end
+  local arguments = outcome == "accepted" and open.arguments or { open.arguments[1], outcome, chars }
+  pcall(open.client.request, "workspace/executeCommand",
+    { command = "ghostwright.feedback", arguments = arguments }, function() end, open.bufnr)
+end
+
+-- The shown suggestion is gone without being taken in full: partial or dismissed.
+local function finish()
+  if offer then
+    if offer.taken > 0 then
+      report("partial", offer.taken)
+    else
+      report("dismissed")
+    end
+  end
+end
 
 local function cancel_pending()
   if pending then
@@ -18,11 +44,16 @@ local function cancel_pending()
   end
 end
 
-function M.clear()
+local function erase()
   if shown and vim.api.nvim_buf_is_valid(shown.bufnr) then
     vim.api.nvim_buf_clear_namespace(shown.bufnr, ns, 0, -1)
   end
   shown = nil
+end
+
+function M.clear()
+  finish()
+  erase()
 end
 
 function M.visible()
@@ -39,7 +70,7 @@ local function cursor()
 end
 
 local function render(bufnr, row, col, text)
-  M.clear()
+  erase()
   if text == "" then
     return
   end
@@ -62,7 +93,7 @@ local function render(bufnr, row, col, text)
     tick = vim.api.nvim_buf_get_changedtick(bufnr) }
 end
 
-local function on_result(bufnr, row, col, tick)
+local function on_result(client, bufnr, row, col, tick)
   return function(err, result)
     pending = nil
     if err or result == nil then
@@ -76,7 +107,12 @@ local function on_result(bufnr, row, col, tick)
       return -- stale: the user typed or moved on
     end
     local text = type(item.insertText) == "table" and item.insertText.value or item.insertText
+    M.clear()
     render(bufnr, row, col, text or "")
+    local command = item.command
+    if shown and command and command.command == "ghostwright.feedback" then
+      offer = { client = client, bufnr = bufnr, arguments = command.arguments, taken = 0 }
+    end
   end
 end
 
@@ -92,7 +128,7 @@ function M.request()
   params.context = { triggerKind = 2 } -- automatic
   local tick = vim.api.nvim_buf_get_changedtick(bufnr)
   local ok, id = client.request("textDocument/inlineCompletion", params,
-    on_result(bufnr, row, col, tick), bufnr)
+    on_result(client, bufnr, row, col, tick), bufnr)
   if ok then
     pending = { client = client, id = id }
   end
@@ -130,11 +166,16 @@ local function accept_part(part)
   local text = shown.text
   local taken = part(text)
   local rest = text:sub(#taken + 1)
-  M.clear()
+  erase()
   insert(taken)
+  if offer then
+    offer.taken = offer.taken + vim.fn.strchars(taken) -- the server counts characters
+  end
   if rest ~= "" then
     local row, col = cursor()
     render(vim.api.nvim_get_current_buf(), row, col, rest)
+  else
+    report("accepted")
   end
   return true
 end

@@ -1,0 +1,191 @@
+"""The feedback log over LSP: each suggestion the server returns, and what the editor did with it.
+
+When the `feedback` setting is on and the workspace has a root folder, every suggestion returned
+is written to `.ghostwright/feedback.sqlite3` and its item carries the command
+`ghostwright.feedback [id, "accepted"]`, which editors run when the user accepts all of it.
+Editors report the rest with the same command: `[id, "partial", characters]` and
+`[id, "dismissed"]`. A dismissal whose beginning the user typed anyway counts as partial (VS Code
+accepts a word without running the item's command, so its client can only say "not accepted").
+Thirty seconds after an acceptance the server measures how much of it is still in the document;
+less than half is `overwritten`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.features.documents import language_of, open_document
+from ghostwright.server.feedback import (
+    OUTCOMES,
+    FeedbackLog,
+    Shown,
+    feedback_path,
+    surviving_share,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ghostwright.server.app import GhostwrightServer
+    from ghostwright.server.pipeline.complete import CompletionRequest, CompletionResult
+
+logger = logging.getLogger(__name__)
+
+FEEDBACK = "ghostwright.feedback"
+SURVIVAL_SECONDS = 30.0  # the test server shortens it
+OVERWRITTEN_BELOW = 0.5  # an acceptance with less than this share left was edited away
+CONTEXT_CHARS = 2000  # code kept on each side of the cursor: what preference training needs
+RECENT = 256  # suggestions whose place in their document is remembered for the outcome
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where a recorded suggestion went: the document, the offset in code points, the text,
+    and the code that followed the cursor then (to tell typed-in text from what was there)."""
+
+    uri: str
+    offset: int
+    text: str
+    suffix: str
+
+
+class FeedbackRecorder:
+    """Writes the server's side of the log; the workspace's log is opened on first use."""
+
+    def __init__(self, server: GhostwrightServer) -> None:
+        self.server = server
+        self._log: FeedbackLog | None = None
+        self._root: Path | None = None
+        self._placed: OrderedDict[str, Placed] = OrderedDict()
+
+    def log(self) -> FeedbackLog | None:
+        """The workspace's log, or None when the setting is off or there is no root folder."""
+        root = self.server.workspace_root()
+        if root is None or not self.server.engine.settings.feedback:
+            return None
+        if self._log is None or self._root != root:
+            try:
+                self._log, self._root = FeedbackLog(feedback_path(root)), root
+            except GhostwrightError as exc:
+                self.server.warn_once(f"feedback is not recorded: {exc}")
+                return None
+        return self._log
+
+    def shown(
+        self, uri: str, request: CompletionRequest, result: CompletionResult
+    ) -> types.Command | None:
+        """Record a suggestion about to be returned; the command that reports its acceptance."""
+        log = self.log()
+        document = open_document(self.server, uri)
+        if log is None or document is None:
+            return None
+        offset = code_point_offset(request.text, request.line, request.column)
+        suffix = request.text[offset : offset + CONTEXT_CHARS]
+        suggestion = Shown(
+            path=self._relative(document.path),
+            language=language_of(document),
+            line=request.line,
+            column=request.column,
+            prefix=request.text[max(0, offset - CONTEXT_CHARS) : offset],
+            suffix=suffix,
+            text=result.completion,
+            model=result.model,
+            latency_ms=round(result.latency_ms, 1),
+        )
+        try:
+            identifier = log.shown(suggestion)
+        except Exception:  # a full disk or a locked file must not cost the user a suggestion
+            logger.exception("could not record a suggestion")
+            return None
+        self._placed[identifier] = Placed(uri, offset, result.completion, suffix)
+        while len(self._placed) > RECENT:
+            self._placed.popitem(last=False)
+        return types.Command(
+            title="ghostwright: accepted", command=FEEDBACK, arguments=[identifier, "accepted"]
+        )
+
+    def report(self, identifier: str, outcome: str, accepted_chars: int | None = None) -> bool:
+        """An outcome from the editor; False when it is unknown or was already decided."""
+        log = self.log()
+        if log is None or outcome not in OUTCOMES or outcome == "overwritten":
+            return False  # only the server decides that an acceptance was edited away
+        placed = self._placed.get(identifier)
+        if outcome != "partial":
+            accepted_chars = None
+        if outcome == "dismissed" and placed is not None:
+            typed = self._typed_in(placed)
+            if typed:
+                outcome, accepted_chars = "partial", typed
+        if outcome == "accepted" and placed is not None:
+            accepted_chars = len(placed.text)
+        if not log.decided(identifier, outcome, accepted_chars):
+            return False
+        if outcome in ("accepted", "partial") and placed is not None:
+            kept = placed.text[: accepted_chars or len(placed.text)]
+            self.server.background(self._check_survival(log, identifier, placed, kept))
+        return True
+
+    def _typed_in(self, placed: Placed) -> int:
+        """How many characters of the suggestion now follow its place in the document, beyond
+        what followed it when it was shown."""
+        now = self._text_after(placed, len(placed.text))
+        if now is None:
+            return 0
+        return max(0, _common_prefix(placed.text, now) - _common_prefix(placed.text, placed.suffix))
+
+    def _text_after(self, placed: Placed, length: int) -> str | None:
+        document = open_document(self.server, placed.uri)
+        if document is None:
+            return None
+        return document.source[placed.offset : placed.offset + length]
+
+    async def _check_survival(
+        self, log: FeedbackLog, identifier: str, placed: Placed, kept: str
+    ) -> None:
+        await asyncio.sleep(SURVIVAL_SECONDS)
+        # Twice the length: an accepted line that was edited into a longer one still counts.
+        now = self._text_after(placed, 2 * len(kept))
+        if now is None:
+            return  # closed: no way to tell without reading the disk, which may be stale
+        share = surviving_share(kept, now)
+        log.survived(identifier, share)
+        if share < OVERWRITTEN_BELOW:
+            log.decided(identifier, "overwritten")
+
+    def _relative(self, path: str) -> str:
+        root = self.server.workspace_root()
+        try:
+            return os.path.relpath(path, root) if root else path
+        except ValueError:  # another drive on Windows
+            return path
+
+
+def code_point_offset(text: str, line: int, column: int) -> int:
+    """Offset of (line, column) in `text`, lines split on "\\n" like the completion pipeline."""
+    lines = text.split("\n")
+    return sum(len(row) + 1 for row in lines[:line]) + column
+
+
+def _common_prefix(a: str, b: str) -> int:
+    return len(os.path.commonprefix([a, b]))
+
+
+def register(server: GhostwrightServer) -> None:
+    server.feedback = FeedbackRecorder(server)
+
+    # pygls passes the server in a first parameter named `ls` (see commands.py for its type).
+    @server.command(FEEDBACK)
+    def feedback(ls: object, *args: object) -> bool:
+        """[id, outcome] or [id, "partial", accepted characters]; never an error to the editor."""
+        if len(args) < 2 or not all(isinstance(arg, str) for arg in args[:2]):
+            return False
+        chars = args[2] if len(args) > 2 and type(args[2]) is int and args[2] >= 0 else None
+        return server.feedback.report(str(args[0]), str(args[1]), chars)
