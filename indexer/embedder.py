@@ -58,8 +58,8 @@ def embedder_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("ghostwright")) / "embedders"
 
 
-def default_embedder_gguf(cache_dir: Path | None = None) -> Path:
-    """The packaged MiniLM as GGUF, converted on first use (atomically, so never half-written)."""
+def default_embedder_dir() -> Path:
+    """The packaged MiniLM's sentence-transformers folder (what `train embedder` starts from)."""
     spec = importlib.util.find_spec(DEFAULT_PACKAGE)
     if spec is None or spec.origin is None:
         raise IndexerError(f"the embedding model is not installed; run `{INSTALL_HINT}`")
@@ -67,6 +67,13 @@ def default_embedder_gguf(cache_dir: Path | None = None) -> Path:
     weights = model_dir / "model.safetensors"
     if not weights.is_file():
         raise IndexerError(f"the embedding model package is incomplete ({weights} is missing)")
+    return model_dir
+
+
+def default_embedder_gguf(cache_dir: Path | None = None) -> Path:
+    """The packaged MiniLM as GGUF, converted on first use (atomically, so never half-written)."""
+    model_dir = default_embedder_dir()
+    weights = model_dir / "model.safetensors"
     stamp = _file_digest(weights)[:12]
     target = (cache_dir or embedder_cache_dir()) / f"{DEFAULT_NAME}-{stamp}.gguf"
     if not target.is_file():

@@ -40,7 +40,9 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = _build_parser().parse_args(argv)
+    from ghostwright.training.embedder.cli import embedder_argv
+
+    args = _build_parser().parse_args(embedder_argv(list(sys.argv[1:] if argv is None else argv)))
     _log_to_stderr()
     try:
         return args.run(args)
@@ -109,6 +111,11 @@ def _build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=lambda args: run_train(args, _settings(args)))
     distill = add_distill_parser(commands)
     distill.set_defaults(run=lambda args: run_distill(args, _settings(args)))
+
+    from ghostwright.training.embedder.cli import add_train_embedder_parser, run_train_embedder
+
+    embedder = add_train_embedder_parser(commands)
+    embedder.set_defaults(run=lambda args: run_train_embedder(args, _settings(args)))
 
     evaluate = add_eval_parser(commands, _add_model_options)
     evaluate.set_defaults(run=lambda args: run_eval(args, _settings(args)))

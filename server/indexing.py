@@ -10,6 +10,7 @@ from ghostwright.indexer.service import INDEX_DIR, FileRules, IndexService
 from ghostwright.indexer.store import META_FILE
 from ghostwright.server.backends.base import Backend
 from ghostwright.server.config import Settings
+from ghostwright.server.embedders import with_installed_embedder
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.pipeline.retrieval import RetrievalOptions, Retriever
 
@@ -29,11 +30,13 @@ def file_rules(settings: Settings) -> FileRules:
 def open_index(
     root: Path, settings: Settings, *, threads: int = 0, index_dir: Path | None = None
 ) -> IndexService:
-    """The index of `root` (created empty when absent); errors become one-line messages."""
+    """The index of `root` (created empty when absent), embedded by the repository's installed
+    embedder where the setting is `default`; errors become one-line messages."""
     from ghostwright.indexer.embedder import open_embedder
 
     if not root.is_dir():
         raise GhostwrightError(f"not a directory: {root}")
+    settings = with_installed_embedder(settings, root)
     try:
         embedder = open_embedder(settings.embedder, threads=threads)
     except IndexerError as exc:

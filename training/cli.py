@@ -84,7 +84,7 @@ def add_distill_parser(commands: argparse._SubParsersAction) -> argparse.Argumen
 
 
 def run_distill(args: argparse.Namespace, settings: Settings) -> int:
-    _quiet_libraries()
+    quiet_libraries()
     from ghostwright.server.adapters import teacher_record
     from ghostwright.training.publish import publish_student
     from ghostwright.training.recipes.distill import DistillRecipe
@@ -145,7 +145,7 @@ def run_distill(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
-    _quiet_libraries()
+    quiet_libraries()
     from ghostwright.training.publish import publish
     from ghostwright.training.recipes.lora_finetune import train_run
 
@@ -246,7 +246,7 @@ def _student_message(summary: dict) -> str:
     return f"not installed: {summary['not_installed']} ({measured})"
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     """Keep the terminal for our own progress: library chatter the user cannot act on goes."""
     import warnings
 

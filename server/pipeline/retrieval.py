@@ -31,6 +31,8 @@ from ghostwright.server.pipeline.prompts import ContextFile, PromptFormat
 logger = logging.getLogger(__name__)
 
 CACHE_ENTRIES = 256
+QUERY_LINES = 24  # lines above the cursor in the query
+QUERY_LINES_BELOW = 4  # the cursor line and three below it
 PYTHON_FROM_IMPORT = re.compile(r"^\s*from\s+[\w.]+\s+import\s+\(?([\w\s,]+)\)?", re.MULTILINE)
 JS_IMPORT = re.compile(r"^\s*import\s+(?:(\w+)\s*,?\s*)?(?:\{([^}]*)\})?\s*from\s", re.MULTILINE)
 NAME = re.compile(r"[A-Za-z_]\w*")
@@ -41,7 +43,7 @@ class RetrievalOptions:
     tokens: int = 384
     time_budget_s: float = 0.08
     k: int = 8  # candidates considered before the token budget cuts
-    query_lines: int = 24  # lines above the cursor (and a few below) that form the query
+    query_lines: int = QUERY_LINES  # lines above the cursor (and a few below): the query
 
 
 class Retriever:
@@ -103,8 +105,7 @@ class Retriever:
 
     def _retrieve(self, text: str, line: int, relative: str, window: Window) -> list[ContextFile]:
         lines = text.split("\n")
-        first = max(0, line - self.options.query_lines)
-        query = "\n".join(lines[first : line + 4])
+        query = retrieval_query(lines, line, self.options.query_lines)
         window_end = window.first_line + window.prefix.count("\n") + window.suffix.count("\n")
 
         def inside_window(chunk: Chunk) -> bool:
@@ -141,6 +142,13 @@ class Retriever:
             return Path(path).resolve().relative_to(self.index.root).as_posix()
         except ValueError:
             return Path(path).as_posix()
+
+
+def retrieval_query(lines: list[str], line: int, query_lines: int = QUERY_LINES) -> str:
+    """What the index is searched with at a cursor on `line`: the lines above and a few below
+    (the embedder's trainer builds its call-site queries the same way)."""
+    first = max(0, line - query_lines)
+    return "\n".join(lines[first : line + QUERY_LINES_BELOW])
 
 
 def imported_names(text: str) -> list[str]:

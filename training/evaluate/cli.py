@@ -71,6 +71,11 @@ def add_eval_parser(
         default="off",
         help="repo: add snippets from an index of the repository's context files",
     )
+    parser.add_argument(
+        "--embedder",
+        help="repo --retrieval on: `packaged` (all-MiniLM-L6-v2) or a GGUF path (default: the "
+        "repository's installed embedder, else the packaged one)",
+    )
     parser.add_argument("--no-progress", action="store_true")
     add_model_options(parser)
     return parser
@@ -135,6 +140,8 @@ def _eval_index(args: argparse.Namespace, settings: Settings, context: dict) -> 
     if args.benchmark != "repo":
         raise GhostwrightError("--retrieval on applies to the repo benchmark only")
     root = Path(context["repository"])
+    if args.embedder:
+        settings = replace(settings, embedder=_embedder_setting(args.embedder))
     index, context["index"] = index_without(root, settings, context["held_out_files"], args.seed)
     return index
 
@@ -148,8 +155,10 @@ def index_without(
 
     import platformdirs
 
+    from ghostwright.server.embedders import with_installed_embedder
     from ghostwright.server.indexing import open_index
 
+    settings = with_installed_embedder(settings, root)  # the cache is per embedder
     # Anchored ("/pkg/x.py"), so a held-out pkg/x.py does not also hide other/x.py.
     anchored = sorted(f"/{path}" for path in held_out)
     key = hashlib.sha256(f"{root}:{seed}:{settings.embedder}".encode()).hexdigest()[:16]
@@ -157,7 +166,21 @@ def index_without(
     settings = replace(settings, index_exclude=(*settings.index_exclude, *anchored))
     index = open_index(root, settings, threads=settings.threads, index_dir=directory)
     stats = index.sync()
-    return index, {"files": stats.files, "chunks": stats.chunks, "excluded": len(anchored)}
+    described = {"files": stats.files, "chunks": stats.chunks, "excluded": len(anchored)}
+    return index, described | {"embedder": index.embedder.id}
+
+
+def _embedder_setting(value: str) -> str:
+    """`packaged` -> the packaged embedder's GGUF (which an installed one would replace)."""
+    if value != "packaged":
+        return value
+    from ghostwright.indexer.embedder import default_embedder_gguf
+    from ghostwright.indexer.errors import IndexerError
+
+    try:
+        return str(default_embedder_gguf())
+    except IndexerError as exc:
+        raise GhostwrightError(str(exc)) from exc
 
 
 def _load_cases(args: argparse.Namespace) -> tuple[list, dict]:

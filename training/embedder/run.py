@@ -1,0 +1,191 @@
+"""`ghostwright train embedder`: mine pairs, measure, train, export, check, measure, install.
+
+Both measurements use the GGUF embedders through llama.cpp, the way the index runs them, on the
+held-out pairs: the packaged all-MiniLM-L6-v2 before, the exported fine-tune after. The
+fine-tune is installed (`server/embedders.py`) only when its held-out MRR beats the packaged
+model's, and only after its llama.cpp vectors matched the torch model's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ghostwright.indexer.atomic import atomic_path
+from ghostwright.indexer.bert_gguf import convert_bert_to_gguf
+from ghostwright.indexer.embedder import (
+    DEFAULT_EMBEDDER,
+    LlamaEmbedder,
+    default_embedder_dir,
+    default_embedder_gguf,
+)
+from ghostwright.indexer.errors import IndexerError
+from ghostwright.server.embedders import CURRENT, EMBEDDERS_DIR
+from ghostwright.server.errors import GhostwrightError
+from ghostwright.training.embedder.contrastive import ContrastiveOptions, Encoder, train
+from ghostwright.training.embedder.measure import retrieval_scores
+from ghostwright.training.embedder.pairs import MinedPairs, mine_pairs
+from ghostwright.training.progress import TrainProgress
+
+RUNS_DIR = Path(".ghostwright") / "runs"
+RUN_PREFIX = "embedder-"
+MIN_HELD_OUT = 10
+CHECK_TEXTS = 32
+MIN_COSINE = 0.98  # llama.cpp (f16 weights) vs torch, per text
+# Files besides the weights that make a sentence-transformers folder the converter reads.
+MODEL_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+@dataclass(frozen=True)
+class EmbedderRun:
+    root: Path
+    options: ContrastiveOptions
+    max_pairs: int = 4000
+    threads: int = 0
+    resume: bool = False
+    install: bool = True
+    force: bool = False
+    base_dir: Path | None = None  # a sentence-transformers BERT folder; None: the packaged one
+
+
+def train_embedder(run: EmbedderRun, progress: TrainProgress) -> dict:
+    """The whole run; returns the report (also written to the run folder as report.json)."""
+    root = run.root.resolve()
+    progress.phase("data", f"mining retrieval pairs from {root}")
+    mined = mine_pairs(root, seed=run.options.seed, max_pairs=run.max_pairs)
+    counts = mined.counts()
+    if len(mined.held_out) < MIN_HELD_OUT or len(mined.train) < run.options.batch_size:
+        raise GhostwrightError(
+            f"{root} gave too few retrieval pairs to learn from ({counts['train']} to train, "
+            f"{counts['held_out']} held out); it needs documented definitions or calls between "
+            "files"
+        )
+    run_dir = _run_dir(root, run.resume)
+    base_dir, base_gguf = _base(run, run_dir)
+    progress.phase("before", f"measuring {base_gguf.name} on {len(mined.held_out)} held-out pairs")
+    before = _measure(base_gguf, mined, run.threads)
+
+    progress.phase("train", f"training on {len(mined.train)} pairs in {run_dir}")
+    encoder = Encoder(base_dir, run.options.max_tokens)
+    training = train(encoder, mined.train, run_dir, run.options, progress.step)
+
+    progress.phase("export", "exporting the embedder to GGUF")
+    exported = export_embedder(encoder, base_dir, run_dir, f"{root.name}-embedder")
+    check = check_embedder(encoder, exported, [p.query for p in mined.held_out[:CHECK_TEXTS]])
+    progress.phase("after", "measuring the fine-tuned embedder")
+    after = _measure(exported, mined, run.threads)
+
+    report = {
+        "repository": str(root),
+        "pairs": counts,
+        "options": asdict(run.options),
+        "training": training,
+        "check": check,
+        "before": {"embedder": base_gguf.name, **before},
+        "after": {"embedder": exported.name, **after},
+        "mrr_gain": round(after["mrr"] - before["mrr"], 4),
+        "installed": None,
+    }
+    if not check["passed"]:
+        report["reason"] = "the GGUF's vectors differ from the trained model's"
+    elif after["mrr"] <= before["mrr"] and not run.force:
+        report["reason"] = "held-out MRR did not improve"
+    elif run.install:
+        report["installed"] = str(install_embedder(exported, report, root))
+    (run_dir / "report.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def export_embedder(encoder: Encoder, source: Path, run_dir: Path, name: str) -> Path:
+    """The trained model as a sentence-transformers folder (tokenizer and pooling from `source`,
+    the folder it started from), then as GGUF for llama.cpp."""
+    folder = run_dir / "model"
+    encoder.model.save_pretrained(folder, safe_serialization=True)
+    for item in MODEL_FILES:
+        if (source / item).is_file():
+            shutil.copyfile(source / item, folder / item)
+    shutil.copytree(source / "1_Pooling", folder / "1_Pooling", dirs_exist_ok=True)
+    target = run_dir / f"{name}.gguf"
+    with atomic_path(target) as partial:
+        convert_bert_to_gguf(folder, partial, name=name)
+    return target
+
+
+def check_embedder(encoder: Encoder, gguf: Path, texts: list[str]) -> dict:
+    """Cosine between llama.cpp's and torch's vector of each text; passes when all are close."""
+    served = LlamaEmbedder(gguf)
+    try:
+        ours, theirs = served.embed(texts), encoder.embed(texts)
+    finally:
+        served.close()
+    cosines = (ours * theirs).sum(axis=1)
+    worst = float(cosines.min()) if len(cosines) else 1.0
+    return {"texts": len(texts), "min_cosine": round(worst, 5), "passed": worst >= MIN_COSINE}
+
+
+def install_embedder(gguf: Path, report: dict, root: Path) -> Path:
+    """Copy the GGUF into `.ghostwright/embedders/` under a content-addressed name and point
+    `current.json` at it (atomically: the server never sees half of either)."""
+    folder = root / EMBEDDERS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    with gguf.open("rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()[:12]
+    target = folder / f"{gguf.stem}-{digest}.gguf"
+    with atomic_path(target) as partial:
+        shutil.copyfile(gguf, partial)
+    record = {
+        "embedder": target.name,
+        "before": report["before"],
+        "after": report["after"],
+        "pairs": report["pairs"],
+        "installed": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    with atomic_path(folder / CURRENT) as partial:
+        partial.write_text(json.dumps(record, indent=2))
+    return target
+
+
+def check_embedder_setting(setting: str) -> None:
+    """The trained embedder serves only where the setting is `default`: say so before training."""
+    if setting not in ("", DEFAULT_EMBEDDER):
+        raise GhostwrightError(
+            f"the `embedder` setting names {setting}; a trained embedder would not be used "
+            "(set it to `default`)"
+        )
+
+
+def _measure(gguf: Path, mined: MinedPairs, threads: int) -> dict:
+    embedder = LlamaEmbedder(gguf, threads=threads)
+    try:
+        return retrieval_scores(embedder.embed, mined.held_out, mined.corpus)
+    finally:
+        embedder.close()
+
+
+def _base(run: EmbedderRun, run_dir: Path) -> tuple[Path, Path]:
+    """(the folder training starts from, its GGUF): the packaged MiniLM unless told otherwise."""
+    if run.base_dir is not None:
+        gguf = run_dir / "base.gguf"
+        if not gguf.is_file():
+            run_dir.mkdir(parents=True, exist_ok=True)
+            with atomic_path(gguf) as partial:
+                convert_bert_to_gguf(run.base_dir, partial, name="base")
+        return run.base_dir, gguf
+    try:
+        return default_embedder_dir(), default_embedder_gguf()
+    except IndexerError as exc:
+        raise GhostwrightError(str(exc)) from exc
+
+
+def _run_dir(root: Path, resume: bool) -> Path:
+    runs = root / RUNS_DIR
+    if resume:
+        earlier = sorted(runs.glob(f"{RUN_PREFIX}*"))
+        if not earlier:
+            raise GhostwrightError(f"no embedder run to resume in {runs}")
+        return earlier[-1]
+    return runs / f"{RUN_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}"
