@@ -26,19 +26,20 @@ def scale_price(amount, factor):
     cents = round(amount * factor * 100)
     return cents / 100
 '''
-CHECKOUT = '''from prices import scale_price
+CHECKOUT = """from prices import scale_price
 
 
 def checkout(cart, discount):
     total = sum(item.price for item in cart)
     return scale_price(total, 1 - discount)
-'''
+"""
 
 
 def write_repo(root: Path, copies: int = 1) -> Path:
     for number in range(copies):
         suffix = str(number) if copies > 1 else ""
-        (root / f"prices{suffix}.py").write_text(PRICES.replace("scale_price", f"scale{suffix}_price"))
+        name = f"scale{suffix}_price"
+        (root / f"prices{suffix}.py").write_text(PRICES.replace("scale_price", name))
         (root / f"checkout{suffix}.py").write_text(
             CHECKOUT.replace("scale_price", f"scale{suffix}_price").replace(
                 "prices", f"prices{suffix}"
@@ -51,7 +52,8 @@ def test_doc_and_call_pairs(tmp_path):
     mined = mine_pairs(write_repo(tmp_path), max_pairs=100)
     pairs = mined.train + mined.held_out
     (doc,) = [pair for pair in pairs if pair.kind == "doc"]
-    assert doc.query.endswith('"""Multiply a price by a factor, rounding the result to whole cents."""')
+    docstring = '"""Multiply a price by a factor, rounding the result to whole cents."""'
+    assert doc.query.endswith(docstring)
     assert "Multiply" not in doc.positive and "cents = round" in doc.positive
     (call,) = [pair for pair in pairs if pair.kind == "call"]
     assert call.path == "checkout.py"
