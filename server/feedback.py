@@ -26,7 +26,9 @@ from ghostwright.server.errors import GhostwrightError
 
 FILE_NAME = "feedback.sqlite3"
 OUTCOMES = ("accepted", "partial", "dismissed", "overwritten")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Version 2 adds `final`: the code in the suggestion's place when survival was measured.
+MIGRATIONS = {1: "ALTER TABLE suggestions ADD COLUMN final TEXT"}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS suggestions (
     id TEXT PRIMARY KEY,
@@ -43,7 +45,8 @@ CREATE TABLE IF NOT EXISTS suggestions (
     outcome TEXT,
     accepted_chars INTEGER,
     decided_at REAL,
-    survived REAL
+    survived REAL,
+    final TEXT
 );
 CREATE INDEX IF NOT EXISTS suggestions_shown_at ON suggestions (shown_at);
 """
@@ -80,6 +83,9 @@ class FeedbackLog:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise GhostwrightError(f"{path} was written by a newer ghostwright")
+            if 0 < version < SCHEMA_VERSION:
+                for step in range(version, SCHEMA_VERSION):
+                    self._db.execute(MIGRATIONS[step])
             self._db.executescript(SCHEMA)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
@@ -116,12 +122,13 @@ class FeedbackLog:
         )
         return cursor.rowcount == 1
 
-    def survived(self, identifier: str, share: float) -> bool:
-        """The share (0-1) of an accepted suggestion still in the file some time later."""
+    def survived(self, identifier: str, share: float, final: str | None = None) -> bool:
+        """The share (0-1) of an accepted suggestion still in the file some time later, and the
+        code in its place then (`final`: what the user kept, for preference pairs)."""
         cursor = self._db.execute(
-            "UPDATE suggestions SET survived = ? "
+            "UPDATE suggestions SET survived = ?, final = ? "
             "WHERE id = ? AND outcome IN ('accepted', 'partial')",
-            (min(1.0, max(0.0, share)), identifier),
+            (min(1.0, max(0.0, share)), final, identifier),
         )
         return cursor.rowcount == 1
 

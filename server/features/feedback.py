@@ -156,7 +156,7 @@ class FeedbackRecorder:
         if now is None:
             return  # closed: no way to tell without reading the disk, which may be stale
         share = surviving_share(kept, now)
-        log.survived(identifier, share)
+        log.survived(identifier, share, final=_through_line_end(now, len(kept)))
         if share < OVERWRITTEN_BELOW:
             log.decided(identifier, "overwritten")
 
@@ -172,6 +172,12 @@ def code_point_offset(text: str, line: int, column: int) -> int:
     """Offset of (line, column) in `text`, lines split on "\\n" like the completion pipeline."""
     lines = text.split("\n")
     return sum(len(row) + 1 for row in lines[:line]) + column
+
+
+def _through_line_end(text: str, length: int) -> str:
+    """`text` cut after the line on which its first `length` characters end."""
+    end = text.find("\n", max(0, length - 1))
+    return text if end < 0 else text[:end]
 
 
 def _common_prefix(a: str, b: str) -> int:

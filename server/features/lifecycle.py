@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from ghostwright.server.config import client_settings
-from ghostwright.server.features.adapter_watch import watch_installed_adapter
 from ghostwright.server.features.commands import load_model
 from ghostwright.server.features.indexing import close_index, start_index
+from ghostwright.server.features.install_watch import watch_installs
 from ghostwright.server.features.training import stop_training
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def register(server: GhostwrightServer) -> None:
         ls.attach_loop(asyncio.get_running_loop())
         ls.background(load_model(ls, "ghostwright: loading the model"))
         ls.background(start_index(ls))
-        ls.background(watch_installed_adapter(ls))
+        ls.background(watch_installs(ls))
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -136,3 +137,23 @@ async def test_a_newly_installed_adapter_is_picked_up_and_announced(client: Lang
     assert current["adapter_gain"] == 0.04
     messages = [m.message for m in client.messages]
     assert any("now using adapter stage-b.gguf (+4.0 points" in m for m in messages)
+
+
+async def test_a_newly_installed_embedder_rebuilds_the_index(client: LanguageClient):
+    from ghostwright.indexer.embedder import default_embedder_gguf
+
+    before = (await status(client))["index"]["embedder"]
+    folder = client.root / ".ghostwright" / "embedders"
+    folder.mkdir(parents=True, exist_ok=True)
+    # A copy of the packaged model under another name: another id, as a trained one would have.
+    shutil.copyfile(default_embedder_gguf(), folder / "repo-embedder-0123.gguf")
+    (folder / "current.json").write_text(json.dumps({"embedder": "repo-embedder-0123.gguf"}))
+    index = await wait_for_index(
+        client,
+        lambda index: (
+            index.get("embedder", "").startswith("repo-embedder-0123")
+            and index.get("state") == "ready"
+        ),
+    )
+    assert before.startswith("all-MiniLM-L6-v2")
+    assert index["files"] == 2 and index["chunks"] >= 2

@@ -109,3 +109,25 @@ def test_the_feedback_command_without_a_log_or_with_a_missing_repository(tmp_pat
         main(["feedback", "stats", "--repo", str(tmp_path / "nope")])
     assert missing.value.code == 2
     assert capsys.readouterr().err.startswith("ghostwright: error: no such repository")
+
+
+def test_a_version_1_log_is_migrated_in_place(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "feedback.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE suggestions (id TEXT PRIMARY KEY, shown_at REAL NOT NULL, path TEXT NOT NULL,"
+        " language TEXT NOT NULL, line INTEGER NOT NULL, column INTEGER NOT NULL, prefix TEXT NOT"
+        " NULL, suffix TEXT NOT NULL, text TEXT NOT NULL, model TEXT NOT NULL, latency_ms REAL NOT"
+        " NULL, outcome TEXT, accepted_chars INTEGER, decided_at REAL, survived REAL);"
+        "INSERT INTO suggestions VALUES ('a', 1, 'x.py', 'python', 0, 0, '', '', 'pass', 'm', 1,"
+        " 'accepted', 4, 2, NULL); PRAGMA user_version = 1;"
+    )
+    old.commit()
+    old.close()
+    log = FeedbackLog(path)
+    assert log.survived("a", 0.5, final="pass  # kept")
+    (row,) = log.rows()
+    assert row["final"] == "pass  # kept" and row["outcome"] == "accepted"
+    log.close()

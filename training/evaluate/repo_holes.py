@@ -71,10 +71,10 @@ def mine_repository(
     if len(files) < 2:
         raise GhostwrightError(f"{root} has fewer than two source files to split")
     held_out, context = split_files(files, seed)
-    foreign = _definitions(context)
+    foreign = names_defined_by_file(context)
     cases: list[EvalCase] = []
     for item in held_out:
-        text = _read(item)
+        text = read_or_none(item)
         if text is not None:
             rng = random.Random(f"{seed}:{item.relative}")
             cases += mine_file(item, text, rng, holes_per_file, foreign)
@@ -236,11 +236,11 @@ def _names_defined(text: str, language: str) -> set[str]:
     return set(DEFINITION.findall(text))
 
 
-def _definitions(files: list[SourceFile]) -> dict[str, set[str]]:
+def names_defined_by_file(files: list[SourceFile]) -> dict[str, set[str]]:
     """Name -> files (relative paths) that define it, for names long enough to be telling."""
     defined: dict[str, set[str]] = defaultdict(set)
     for item in files:
-        text = _read(item)
+        text = read_or_none(item)
         if text is None:
             continue
         for name in _names_defined(text, item.language):
@@ -257,7 +257,7 @@ def _uses_foreign(line: str, own: set[str], foreign: dict[str, set[str]], relati
     )
 
 
-def _read(item: SourceFile) -> str | None:
+def read_or_none(item: SourceFile) -> str | None:
     """The file's text by the same rules as `ghostwright complete`; None when it has none."""
     try:
         return read_source(item.path)

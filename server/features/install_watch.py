@@ -1,9 +1,10 @@
 """Notice a newly installed adapter or distilled student (`.ghostwright/adapters/current.json`)
-and switch to it.
+or retrieval embedder (`.ghostwright/embedders/current.json`) and switch to it.
 
-A stat every few seconds is enough: installs are rare and the record is replaced atomically. The
-switch is an ordinary model reload: the old model keeps answering until the new one is loaded,
-and requests already running on it finish there.
+A stat every few seconds is enough: installs are rare and the records are replaced atomically. A
+new adapter is an ordinary model reload: the old model keeps answering until the new one is
+loaded, and requests already running on it finish there. A new embedder reopens the index, which
+rebuilds its vectors (the embedder's id changed) while completions go on without snippets.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from ghostwright.server.adapters import installed_adapter, is_student, record_stamp
+from ghostwright.server.embedders import embedder_stamp
 from ghostwright.server.features.commands import load_model
+from ghostwright.server.features.indexing import close_index, start_index
 
 if TYPE_CHECKING:
     from ghostwright.server.app import GhostwrightServer
@@ -23,12 +26,19 @@ if TYPE_CHECKING:
 POLL_S = 2.0
 
 
-async def watch_installed_adapter(server: GhostwrightServer) -> None:
+async def watch_installs(server: GhostwrightServer) -> None:
     """Runs for the server's lifetime (a background task)."""
     seen = record_stamp(server.workspace_root())
+    seen_embedder = embedder_stamp(server.workspace_root())
     while True:
         await asyncio.sleep(POLL_S)
         stamp = record_stamp(server.workspace_root())
+        embedder = embedder_stamp(server.workspace_root())
+        if embedder != seen_embedder:
+            seen_embedder = embedder
+            if server.index is not None:
+                close_index(server)
+                await start_index(server)
         if stamp == seen:
             continue
         seen = stamp
