@@ -29,7 +29,20 @@ if TYPE_CHECKING:
 def add_train_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = commands.add_parser("train", help="fine-tune the model on your repository (LoRA)")
     parser.add_argument("--repo", type=Path, help="repository for Stage B (default: this one)")
-    parser.add_argument("--stage", choices=("a", "b"), default="b")
+    parser.add_argument(
+        "--stage",
+        choices=("a", "b", "dpo"),
+        default="b",
+        help="a: general FIM skill; b: your repository (default); dpo: after b, what you kept "
+        "over what it offered (feedback log and repository holes); key=value sets beta, "
+        "epochs, learning_rate ...",
+    )
+    parser.add_argument(
+        "--hole-pairs",
+        type=int,
+        default=200,
+        help="dpo: pairs from repository holes the model gets wrong (default 200)",
+    )
     _add_run_options(parser, "install even if it does not beat the current model")
     return parser
 
@@ -146,6 +159,10 @@ def run_distill(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
     quiet_libraries()
+    if args.stage == "dpo":
+        from ghostwright.training.preference_stage import run_dpo_stage
+
+        return run_dpo_stage(args, settings)
     from ghostwright.training.publish import publish
     from ghostwright.training.recipes.lora_finetune import train_run
 

@@ -42,8 +42,10 @@ def publish(
     *,
     force: bool = False,
     gate_limit: int | None = None,
+    before: Settings | None = None,
 ) -> dict:
-    """Export, check, gate and install; returns what happened (installed or why not)."""
+    """Export, check, gate and install; returns what happened (installed or why not). The gate
+    compares with `before` (default: what is installed now)."""
     from ghostwright.server.models import is_gguf_spec, resolve_model
     from ghostwright.server.pipeline.prompts import select_format
     from ghostwright.training.export import export_lora_gguf, write_modelfile
@@ -66,7 +68,7 @@ def publish(
     (run_dir / "export-check.json").write_text(json.dumps(check, indent=2))
 
     dataset_format = _dataset_format(config)
-    current = with_installed_adapter(replace(settings, adapter=""), target.repository)
+    current = before or with_installed_adapter(replace(settings, adapter=""), target.repository)
     candidate_settings = replace(settings, adapter=str(adapter), prompt_format=dataset_format)
     scores, cases = _gate(target, current, candidate_settings, run_dir, progress, gate_limit)
     outcome = {"check": check, "gate": {**scores, "cases": cases}, "installed": None}
