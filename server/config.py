@@ -84,6 +84,11 @@ class Settings:
         "Record each suggestion shown and its outcome in `.ghostwright/feedback.sqlite3` "
         "(local only; the learning loop trains on it)",
     )
+    learned_trigger: bool = _setting(
+        True,
+        "Skip automatic suggestions where `ghostwright feedback train-trigger` learnt they are "
+        "rarely accepted (no effect until it has run)",
+    )
 
 
 def setting_docs() -> list[tuple[str, str, str]]:

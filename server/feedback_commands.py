@@ -23,7 +23,11 @@ def add_feedback_parser(commands: argparse._SubParsersAction) -> argparse.Argume
     export.add_argument("--out", type=Path, help="write to this file (default: standard output)")
     purge = actions.add_parser("purge", help="delete every record")
     purge.add_argument("--yes", action="store_true", help="do it (without: say what it would do)")
-    for parser in (stats, export, purge):
+    trigger = actions.add_parser(
+        "train-trigger", help="learn from the log where suggestions are rarely accepted"
+    )
+    trigger.add_argument("--json", action="store_true", help="print the report as JSON")
+    for parser in (stats, export, purge, trigger):
         parser.add_argument("--repo", type=Path, help="the repository (default: this one)")
     feedback.set_defaults(run=run_feedback)
     return feedback
@@ -43,6 +47,8 @@ def run_feedback(args: argparse.Namespace) -> int:
             return _stats(log, args.json)
         if args.action == "export":
             return _export(log, args.out)
+        if args.action == "train-trigger":
+            return _train_trigger(log, root, args.json)
         return _purge(log, args.yes)
     finally:
         log.close()
@@ -73,6 +79,25 @@ def _export(log: FeedbackLog, out: Path | None) -> int:
     except OSError as exc:
         raise GhostwrightError(f"cannot write {out}: {exc.strerror}") from exc
     print(f"wrote {count} records to {out}", file=sys.stderr)
+    return 0
+
+
+def _train_trigger(log: FeedbackLog, root: Path, as_json: bool) -> int:
+    from ghostwright.server.trigger import save_trigger, train_trigger, trigger_path
+
+    trigger, report = train_trigger(log.rows())
+    save_trigger(trigger, report, trigger_path(root))
+    if as_json:
+        print(json.dumps({"trigger": str(trigger_path(root)), **report}))
+        return 0
+    always, chosen = report["always"], report["chosen"]
+    print(
+        f"on the newest {report['held_out']} decided suggestions: threshold "
+        f"{chosen['threshold']:.2f} shows {chosen['shown_share']:.0%} of them, keeps "
+        f"{chosen['accepted_kept']:.0%} of the accepted ones; acceptance rate "
+        f"{always['acceptance_rate']:.1%} -> {chosen['acceptance_rate']:.1%}"
+    )
+    print(f"saved {trigger_path(root)}; the server skips suggestions below the threshold")
     return 0
 
 

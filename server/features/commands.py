@@ -47,6 +47,7 @@ def status_of(server: GhostwrightServer) -> dict:
         "index": index_status(server),
         "adapter_gain": gain,
         "training": bool(server.training),
+        "feedback": server.feedback.status() if server.feedback else None,
     }
     if active and is_student(record):
         status |= student_figures(record)

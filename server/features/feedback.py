@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ from ghostwright.server.feedback import (
     feedback_path,
     surviving_share,
 )
+from ghostwright.server.trigger import RECENT, Trigger, features, load_trigger, trigger_path
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -43,7 +44,7 @@ FEEDBACK = "ghostwright.feedback"
 SURVIVAL_SECONDS = 30.0  # the test server shortens it
 OVERWRITTEN_BELOW = 0.5  # an acceptance with less than this share left was edited away
 CONTEXT_CHARS = 2000  # code kept on each side of the cursor: what preference training needs
-RECENT = 256  # suggestions whose place in their document is remembered for the outcome
+PLACES_KEPT = 256  # suggestions whose place in their document is remembered for the outcome
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,50 @@ class FeedbackRecorder:
         self._log: FeedbackLog | None = None
         self._root: Path | None = None
         self._placed: OrderedDict[str, Placed] = OrderedDict()
+        self._recent: deque[float] = deque(maxlen=RECENT)  # 1.0 accepted, 0.0 dismissed
+        self._trigger: tuple[float | None, Trigger | None] = (None, None)  # (file mtime, it)
+        self.skipped = 0
+
+    def should_suggest(self, uri: str, request: CompletionRequest, automatic: bool) -> bool:
+        """False where the learnt trigger says a suggestion is rarely accepted; an explicit
+        request (the user asked) always gets one."""
+        root = self.server.workspace_root()
+        if not automatic or root is None or not self.server.engine.settings.learned_trigger:
+            return True
+        trigger = self._load_trigger(root)
+        document = open_document(self.server, uri)
+        if trigger is None or document is None:
+            return True
+        lines = request.text.split("\n")
+        line = lines[request.line] if request.line < len(lines) else ""
+        previous = lines[request.line - 1] if 0 < request.line <= len(lines) else ""
+        recent = sum(self._recent) / len(self._recent) if self._recent else 0.5
+        vector = features(
+            line[: request.column], line[request.column :], previous, language_of(document), recent
+        )
+        if trigger.should_suggest(vector):
+            return True
+        self.skipped += 1
+        return False
+
+    def status(self) -> dict:
+        stamp, trigger = self._trigger
+        return {
+            "recording": self.log() is not None,
+            "trigger_threshold": trigger.threshold if trigger else None,
+            "skipped": self.skipped,
+        }
+
+    def _load_trigger(self, root: Path) -> Trigger | None:
+        """The repository's trigger, reread when its file changes."""
+        path = trigger_path(root)
+        try:
+            stamp: float | None = path.stat().st_mtime
+        except OSError:
+            stamp = None
+        if stamp != self._trigger[0]:
+            self._trigger = (stamp, load_trigger(path) if stamp is not None else None)
+        return self._trigger[1]
 
     def log(self) -> FeedbackLog | None:
         """The workspace's log, or None when the setting is off or there is no root folder."""
@@ -106,7 +151,7 @@ class FeedbackRecorder:
             logger.exception("could not record a suggestion")
             return None
         self._placed[identifier] = Placed(uri, offset, result.completion, suffix)
-        while len(self._placed) > RECENT:
+        while len(self._placed) > PLACES_KEPT:
             self._placed.popitem(last=False)
         return types.Command(
             title="ghostwright: accepted", command=FEEDBACK, arguments=[identifier, "accepted"]
@@ -128,6 +173,7 @@ class FeedbackRecorder:
             accepted_chars = len(placed.text)
         if not log.decided(identifier, outcome, accepted_chars):
             return False
+        self._recent.append(float(outcome != "dismissed"))
         if outcome in ("accepted", "partial") and placed is not None:
             kept = placed.text[: accepted_chars or len(placed.text)]
             self.server.background(self._check_survival(log, identifier, placed, kept))

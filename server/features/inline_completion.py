@@ -36,8 +36,13 @@ def register(server: GhostwrightServer) -> None:
     ) -> types.InlineCompletionList | None:
         uri = params.text_document.uri
         request = completion_request(ls, uri, params.position)
+        automatic = params.context.trigger_kind == types.InlineCompletionTriggerKind.Automatic
+        if request is None or (
+            ls.feedback and not ls.feedback.should_suggest(uri, request, automatic)
+        ):
+            return None
         result = await suggest(ls, request)
-        if result is None or request is None:
+        if result is None:
             return None
         here = types.Range(params.position, params.position)
         item = types.InlineCompletionItem(

@@ -144,3 +144,25 @@ async def test_the_setting_turns_recording_off(client):
     _, item = await shown(client, "off.py")
     assert item.command is None
     assert len(records(client)) == before
+
+
+async def test_the_learnt_trigger_skips_automatic_suggestions_only(client):
+    from ghostwright.server.trigger import FEATURES, Trigger, save_trigger, trigger_path
+
+    never = Trigger([-10.0] + [0.0] * (len(FEATURES) - 1), 0.5)
+    save_trigger(never, {}, trigger_path(client.root))
+    uri = (client.root / "trigger.py").as_uri()
+    open_doc(client, SOURCE, uri=uri)
+    assert await inline(client, 1, 10, uri=uri) is None
+    invoked = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri),
+            position=types.Position(1, 10),
+            context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Invoked),
+        )
+    )
+    assert invoked.items  # the user asked: always answered
+    status = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="ghostwright.status")
+    )
+    assert status["feedback"] == {"recording": True, "trigger_threshold": 0.5, "skipped": 1}
