@@ -25,6 +25,7 @@ from typing import IO
 from ghostwright.server.errors import GhostwrightError
 
 FILE_NAME = "feedback.sqlite3"
+CONTEXT_CHARS = 2000  # code kept on each side of the cursor: what preference training needs
 OUTCOMES = ("accepted", "partial", "dismissed", "overwritten")
 SCHEMA_VERSION = 2
 # Version 2 adds `final`: the code in the suggestion's place when survival was measured.
@@ -66,6 +67,24 @@ class Shown:
     text: str
     model: str
     latency_ms: float
+
+
+def shown_at(
+    text: str, line: int, column: int, suggestion: str, **details: str | float
+) -> tuple[Shown, int]:
+    """The record of `suggestion` at (line, column) of `text` (lines split on "\\n", columns in
+    code points, as the pipeline counts them), and the cursor's offset in `text`. `details`:
+    path, language, model, latency_ms."""
+    offset = sum(len(row) + 1 for row in text.split("\n")[:line]) + column
+    shown = Shown(
+        line=line,
+        column=column,
+        prefix=text[max(0, offset - CONTEXT_CHARS) : offset],
+        suffix=text[offset : offset + CONTEXT_CHARS],
+        text=suggestion,
+        **details,  # type: ignore[arg-type]
+    )
+    return shown, offset
 
 
 def feedback_path(root: Path) -> Path:
@@ -129,6 +148,13 @@ class FeedbackLog:
             "UPDATE suggestions SET survived = ?, final = ? "
             "WHERE id = ? AND outcome IN ('accepted', 'partial')",
             (min(1.0, max(0.0, share)), final, identifier),
+        )
+        return cursor.rowcount == 1
+
+    def written(self, identifier: str, final: str) -> bool:
+        """The code the user had in a suggestion's place later, whatever its outcome."""
+        cursor = self._db.execute(
+            "UPDATE suggestions SET final = ? WHERE id = ?", (final, identifier)
         )
         return cursor.rowcount == 1
 

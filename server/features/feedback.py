@@ -26,8 +26,8 @@ from ghostwright.server.features.documents import language_of, open_document
 from ghostwright.server.feedback import (
     OUTCOMES,
     FeedbackLog,
-    Shown,
     feedback_path,
+    shown_at,
     surviving_share,
 )
 from ghostwright.server.trigger import RECENT, Trigger, features, load_trigger, trigger_path
@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 FEEDBACK = "ghostwright.feedback"
 SURVIVAL_SECONDS = 30.0  # the test server shortens it
 OVERWRITTEN_BELOW = 0.5  # an acceptance with less than this share left was edited away
-CONTEXT_CHARS = 2000  # code kept on each side of the cursor: what preference training needs
 PLACES_KEPT = 256  # suggestions whose place in their document is remembered for the outcome
 
 
@@ -132,16 +131,13 @@ class FeedbackRecorder:
         document = open_document(self.server, uri)
         if log is None or document is None:
             return None
-        offset = code_point_offset(request.text, request.line, request.column)
-        suffix = request.text[offset : offset + CONTEXT_CHARS]
-        suggestion = Shown(
+        suggestion, offset = shown_at(
+            request.text,
+            request.line,
+            request.column,
+            result.completion,
             path=self._relative(document.path),
             language=language_of(document),
-            line=request.line,
-            column=request.column,
-            prefix=request.text[max(0, offset - CONTEXT_CHARS) : offset],
-            suffix=suffix,
-            text=result.completion,
             model=result.model,
             latency_ms=round(result.latency_ms, 1),
         )
@@ -150,7 +146,7 @@ class FeedbackRecorder:
         except Exception:  # a full disk or a locked file must not cost the user a suggestion
             logger.exception("could not record a suggestion")
             return None
-        self._placed[identifier] = Placed(uri, offset, result.completion, suffix)
+        self._placed[identifier] = Placed(uri, offset, result.completion, suggestion.suffix)
         while len(self._placed) > PLACES_KEPT:
             self._placed.popitem(last=False)
         return types.Command(
@@ -174,9 +170,11 @@ class FeedbackRecorder:
         if not log.decided(identifier, outcome, accepted_chars):
             return False
         self._recent.append(float(outcome != "dismissed"))
-        if outcome in ("accepted", "partial") and placed is not None:
+        if placed is not None:
             kept = placed.text[: accepted_chars or len(placed.text)]
-            self.server.background(self._check_survival(log, identifier, placed, kept))
+            if outcome == "dismissed":
+                kept = ""  # nothing to survive; what the user wrote instead is still wanted
+            self.server.background(self._look_again(log, identifier, placed, kept))
         return True
 
     def _typed_in(self, placed: Placed) -> int:
@@ -193,16 +191,23 @@ class FeedbackRecorder:
             return None
         return document.source[placed.offset : placed.offset + length]
 
-    async def _check_survival(
+    async def _look_again(
         self, log: FeedbackLog, identifier: str, placed: Placed, kept: str
     ) -> None:
+        """After SURVIVAL_SECONDS: the code in the suggestion's place (`final`), and for an
+        acceptance (`kept` is what was accepted) the share of it still there."""
         await asyncio.sleep(SURVIVAL_SECONDS)
         # Twice the length: an accepted line that was edited into a longer one still counts.
-        now = self._text_after(placed, 2 * len(kept))
+        length = len(kept or placed.text)
+        now = self._text_after(placed, 2 * length)
         if now is None:
             return  # closed: no way to tell without reading the disk, which may be stale
+        final = _through_line_end(now, length)
+        if not kept:
+            log.written(identifier, final)
+            return
         share = surviving_share(kept, now)
-        log.survived(identifier, share, final=_through_line_end(now, len(kept)))
+        log.survived(identifier, share, final=final)
         if share < OVERWRITTEN_BELOW:
             log.decided(identifier, "overwritten")
 
@@ -212,12 +217,6 @@ class FeedbackRecorder:
             return os.path.relpath(path, root) if root else path
         except ValueError:  # another drive on Windows
             return path
-
-
-def code_point_offset(text: str, line: int, column: int) -> int:
-    """Offset of (line, column) in `text`, lines split on "\\n" like the completion pipeline."""
-    lines = text.split("\n")
-    return sum(len(row) + 1 for row in lines[:line]) + column
 
 
 def _through_line_end(text: str, length: int) -> str:

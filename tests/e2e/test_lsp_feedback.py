@@ -114,10 +114,12 @@ async def test_dismissed_and_typed_anyway(client):
     insert(client, uri, 2, 10, " valu")  # the user typed the first word instead of accepting
     assert await run(client, typed.command.arguments[0], "dismissed") is True
 
+    await asyncio.sleep(1.6)  # the server looks at what was written instead
     rows = records(client)
     assert rows[dismissed.command.arguments[0]]["outcome"] == "dismissed"
     assert rows[typed.command.arguments[0]]["outcome"] == "partial"
     assert rows[typed.command.arguments[0]]["accepted_chars"] == 5
+    assert rows[typed.command.arguments[0]]["final"] == " valu"
 
 
 async def test_partial_acceptance_reported_by_the_editor(client):
