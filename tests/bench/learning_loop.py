@@ -9,17 +9,17 @@ PATH is a git repository with the Stage B adapter installed (`ghostwright train`
 1. embedder: `ghostwright train embedder` (recall@k and MRR on held-out pairs, before and after),
    then `ghostwright eval repo PATH --retrieval on` with the packaged embedder and the trained one
    (the model: the Stage B adapter);
-2. a simulated feedback session: every line the history's commits added to a training file
-   (the harness's split) is typed again, with the Stage B model suggesting; the simulated user
+2. a simulated feedback session: lines the history's commits added to training files (the
+   harness's split) are typed again, with the Stage B model suggesting; the simulated user
    accepts what matches what was really written, word by word (`git_replay.py`), and the
    outcomes go to the repository's feedback log as the server would write them;
 3. the trigger: `ghostwright feedback train-trigger` on that log (acceptance rate vs suggestions
    shown on its newest 30%);
 4. DPO: `ghostwright train --stage dpo` on the log's pairs plus wrong holes (gated against Stage
    B on the held-out holes);
-5. the DPO stage's effect: the last commit's lines in the held-out files (never trained on)
-   replayed with Stage B and with the DPO adapter: acceptance rate, exact lines, characters
-   accepted, and the trigger applied to the Stage B session.
+5. the DPO stage's effect: lines the commits added to the held-out files (never trained on by
+   any stage) replayed with Stage B and with the DPO adapter: acceptance rate, exact lines,
+   characters accepted.
 
 The machine is stated; quality is compared within the run (ratios), timings are medians.
 """
@@ -140,32 +140,26 @@ def embedder_step(root: Path, base: Settings, limit: int) -> dict:
 def replay_edits(
     root: Path, exclude: list[str], train_count: int, test_count: int
 ) -> tuple[list[Edit], list[Edit]]:
-    """Training edits: lines the older commits added to training files; test edits: lines the
-    last commit added to held-out files. Seeded samples of each."""
+    """Lines the history's commits added: in training files (the session and DPO learn from
+    them) and in held-out files (the harness's split: nothing was trained on them, not Stage B,
+    not the embedder, not DPO). Seeded samples of each."""
     files = [item for item in iter_source_files(root) if item.language]
     held_out = {item.relative for item in split_files(files, 0)[0]}
     history = commits(root)
-    if len(history) < 3:
-        raise SystemExit(f"{root} needs at least three commits")
-
-    def kept(edit: Edit) -> bool:
-        return not any(fnmatch.fnmatch(edit.path, pattern) for pattern in exclude)
-
-    older = [
+    if len(history) < 2:
+        raise SystemExit(f"{root} needs at least two commits")
+    edits = [
         edit
-        for before, after in zip(history[:-2], history[1:-1], strict=True)
+        for before, after in zip(history[:-1], history[1:], strict=True)
         for edit in added_lines(root, before, after)
-        if kept(edit) and edit.path not in held_out
-    ]
-    newest = [
-        edit
-        for edit in added_lines(root, history[-2], history[-1])
-        if kept(edit) and edit.path in held_out
+        if not any(fnmatch.fnmatch(edit.path, pattern) for pattern in exclude)
     ]
     rng = random.Random(0)
+    training = [edit for edit in edits if edit.path not in held_out]
+    testing = [edit for edit in edits if edit.path in held_out]
     return (
-        rng.sample(older, min(train_count, len(older))),
-        rng.sample(newest, min(test_count, len(newest))),
+        rng.sample(training, min(train_count, len(training))),
+        rng.sample(testing, min(test_count, len(testing))),
     )
 
 
@@ -227,8 +221,8 @@ def summarise(outcomes: list[dict]) -> dict:
 
 
 def effect(base: Settings, dpo: Settings, root: Path, edits: list[Edit], trigger: dict) -> dict:
-    """The held-out newest edits with Stage B and with the DPO adapter (same edits, same order),
-    and what the learnt trigger would have skipped of Stage B's session."""
+    """The held-out edits with Stage B and with the DPO adapter (same edits, same order), beside
+    what the trigger measured on the session log's newest 30%."""
     before = session(base, root, edits, None)
     after = session(dpo, root, edits, None)
 
