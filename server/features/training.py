@@ -1,14 +1,17 @@
-"""`ghostwright.train` and `ghostwright.distill`: fine-tune on the workspace, or distill the
-served model into a faster student, from the editor, with `$/progress` and cancel.
+"""`ghostwright.train`, `ghostwright.distill`, `ghostwright.trainPreferences` and
+`ghostwright.trainEmbedder`: fine-tune on the workspace, distill the served model into a faster
+student, learn from the feedback log (the DPO stage) or teach the retrieval embedder the
+workspace, from the editor, with `$/progress` and cancel.
 
-Each runs as `ghostwright train|distill --progress-json` in a child process at low CPU priority:
-the server keeps answering completions, a crash in torch cannot take it down, and cancelling is a
-SIGTERM (the run keeps its checkpoints; `{"resume": true}` continues it). When the child installs
-an adapter or a student, the adapter watcher switches to it and says so. One job at a time.
+Each runs as `ghostwright train|distill|train-embedder --progress-json` in a child process at
+low CPU priority: the server keeps answering completions, a crash in torch cannot take it down,
+and cancelling is a SIGTERM (the run keeps its checkpoints; `{"resume": true}` continues it).
+When the child installs an adapter, a student or an embedder, the install watcher switches to it.
+One job at a time.
 
 Arguments (optional, one object): {"stage": "a" | "b" (train only), "maxSteps": N,
 "resume": bool, "force": bool, "config": "recipe.yaml", "gateCases": N,
-"minRetained": 0..1 (distill only)}.
+"minRetained": 0..1 (distill only)}; the embedder takes only "resume" and "force".
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 TRAIN = "ghostwright.train"
 DISTILL = "ghostwright.distill"
+TRAIN_PREFERENCES = "ghostwright.trainPreferences"
+TRAIN_EMBEDDER = "ghostwright.trainEmbedder"
 CHILD_NICENESS = 10
 
 
@@ -46,6 +51,7 @@ class Job:
     title: str
     doing: str  # the progress title
     phase_end: dict[str, int]
+    stage: str = ""  # a fixed `--stage` (train only; empty: the caller's, default b)
 
 
 JOBS = {
@@ -63,7 +69,22 @@ JOBS = {
         {"data": 3, "teacher": 20, "train": 80, "export": 84, "verify": 86, "gate-before": 92}
         | {"gate-after": 99, "install": 100},
     ),
+    TRAIN_PREFERENCES: Job(
+        "train",
+        "preference stage",
+        "learning from the suggestions you kept (DPO)",
+        {"data": 3, "pairs": 25, "train": 80, "export": 82, "verify": 85, "gate-before": 92}
+        | {"gate-after": 99, "install": 100},
+        stage="dpo",
+    ),
+    TRAIN_EMBEDDER: Job(
+        "train-embedder",
+        "embedder fine-tune",
+        "teaching the retrieval embedder this workspace",
+        {"data": 2, "before": 15, "train": 80, "export": 83, "after": 100},
+    ),
 }
+EMBEDDER_OPTIONS = {"resume", "force"}
 
 
 def register(server: GhostwrightServer) -> None:
@@ -84,10 +105,10 @@ def _register_job(server: GhostwrightServer, name: str, job: Job) -> None:
         if running:
             return _fail(server, f"a {running['title']} is already running")
         root = server.workspace_root()
-        if root is None and options["stage"] == "b":
+        if root is None and options["stage"] != "a":
             return _fail(server, f"open a folder first: the {job.title} learns the workspace")
         command = [sys.executable, "-m", "ghostwright.server", job.command, "--progress-json"]
-        command += ["--stage", options["stage"]] if job.command == "train" else []
+        command += ["--stage", job.stage or options["stage"]] if job.command == "train" else []
         command += ["--repo", str(root)] if root is not None else []
         command += [f"--max-steps={options['maxSteps']}"] if options.get("maxSteps") else []
         command += ["--resume"] if options.get("resume") else []
@@ -159,8 +180,11 @@ def _options(args: tuple[object, ...], job: Job) -> dict[str, Any]:
     if not isinstance(given, dict):
         return {"error": f"the argument must be an object like {{'maxSteps': 100}}, not {given!r}"}
     stage = str(given.get("stage", "b")).lower()
-    if stage not in ("a", "b") or (job.command != "train" and stage != "b"):
+    if stage not in ("a", "b") or ((job.command != "train" or job.stage) and stage != "b"):
         return {"error": f"stage must be 'a' or 'b' (train only), not {given.get('stage')!r}"}
+    if job.command == "train-embedder" and set(given) - EMBEDDER_OPTIONS:
+        unknown = ", ".join(sorted(set(given) - EMBEDDER_OPTIONS))
+        return {"error": f"the embedder takes only resume and force, not {unknown}"}
     for key in ("maxSteps", "gateCases"):
         value = given.get(key)
         whole = isinstance(value, int) and not isinstance(value, bool)
@@ -211,6 +235,7 @@ def _report(progress: Progress, event: dict, phase_end: dict[str, int]) -> None:
 
 CASES = {  # what a `cases` event counts, per phase
     "teacher": "the teacher labels the training data, shards",
+    "pairs": "preference pairs from holes the model gets wrong",
     "gate-before": "measuring the current model, held-out holes",
     "gate-after": "measuring the new model, held-out holes",
 }
@@ -241,6 +266,12 @@ async def _collect(stream: asyncio.StreamReader | None, lines: deque[str]) -> No
 
 
 def _outcome(result: dict, job: Job) -> str:
+    if job.command == "train-embedder":
+        before, after = result["before"]["mrr"], result["after"]["mrr"]
+        measured = f"held-out MRR {before:.3f} -> {after:.3f}"
+        if result.get("installed"):
+            return f"retrieval embedder installed ({measured}); reindexing"
+        return f"retrieval embedder not installed: {result.get('reason')} ({measured})"
     gate = result.get("gate") or {}
     if not gate:
         return f"{job.title} finished ({result.get('steps')} steps)"
@@ -257,8 +288,8 @@ def _outcome(result: dict, job: Job) -> str:
         f"on {gate['cases']} held-out holes"
     )
     if result.get("installed"):
-        return f"fine-tune installed ({measured})"
-    return f"fine-tune finished but not installed: it did not beat the current model ({measured})"
+        return f"{job.title} installed ({measured})"
+    return f"{job.title} finished but not installed: it did not beat the current model ({measured})"
 
 
 def _fail(server: GhostwrightServer, message: str) -> dict:

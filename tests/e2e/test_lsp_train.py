@@ -88,8 +88,19 @@ async def test_bad_arguments_get_one_error_message(client: LanguageClient):
     distill = "ghostwright.distill"
     assert "stage must be" in (await train(client, distill, stage="a"))["error"]
     assert "minRetained must be" in (await train(client, distill, minRetained=2))["error"]
+    preferences, embedder = "ghostwright.trainPreferences", "ghostwright.trainEmbedder"
+    assert "stage must be" in (await train(client, preferences, stage="a"))["error"]
+    assert "only resume and force" in (await train(client, embedder, maxSteps=5))["error"]
     messages = [m.message for m in client.messages if m.type == types.MessageType.Error]
     assert any("stage must be 'a' or 'b'" in message for message in messages)
+
+
+async def test_preference_stage_and_embedder_say_why_they_cannot_run(client: LanguageClient):
+    """Real child processes that stop early: no Stage B adapter yet; too few retrieval pairs."""
+    result = await train(client, "ghostwright.trainPreferences")
+    assert "run `ghostwright train` first" in result["error"]
+    result = await train(client, "ghostwright.trainEmbedder")
+    assert "too few retrieval pairs" in result["error"]
 
 
 async def test_distill_reports_progress_installs_and_status_shows_teacher_and_student(

@@ -20,6 +20,8 @@ export const SERVER_COMMANDS = {
   reindex: "ghostwright.reindex",
   train: "ghostwright.train",
   distill: "ghostwright.distill",
+  trainPreferences: "ghostwright.trainPreferences",
+  trainEmbedder: "ghostwright.trainEmbedder",
 };
 
 export function commandTable(host: CommandHost): CommandTable {
@@ -37,6 +39,12 @@ export function commandTable(host: CommandHost): CommandTable {
     // The same for distillation: a faster student of the served model, installed only when it
     // keeps enough of the teacher's held-out exact match.
     "ghostwright.distill": () => run(SERVER_COMMANDS.distill, () => host.refreshStatus()),
+    // The learning loop: DPO on what the feedback log says was kept over what was offered, and
+    // the retrieval embedder taught the workspace's own code (the server reindexes with it).
+    "ghostwright.learnFromFeedback": () =>
+      run(SERVER_COMMANDS.trainPreferences, () => host.refreshStatus()),
+    "ghostwright.trainEmbedder": () =>
+      run(SERVER_COMMANDS.trainEmbedder, () => host.refreshStatus()),
     "ghostwright.reindex": () =>
       run(SERVER_COMMANDS.reindex, (index) => {
         host.refreshStatus();

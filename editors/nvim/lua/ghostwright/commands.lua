@@ -1,4 +1,4 @@
--- :Ghostwright train | reindex | status | toggle
+-- :Ghostwright train | distill | learn | embedder | reindex | status | toggle
 local client = require("ghostwright.client")
 local config = require("ghostwright.config")
 
@@ -72,6 +72,22 @@ M.actions = {
     server_command("ghostwright.distill", function(result)
       if type(result) == "table" and result.error then
         echo("distill: " .. result.error, "error")
+      end
+    end)
+  end,
+  learn = function()
+    echo("learning from the suggestions you kept (DPO) in the background")
+    server_command("ghostwright.trainPreferences", function(result)
+      if type(result) == "table" and result.error then
+        echo("learn: " .. result.error, "error")
+      end
+    end)
+  end,
+  embedder = function()
+    echo("teaching the retrieval embedder this workspace in the background")
+    server_command("ghostwright.trainEmbedder", function(result)
+      if type(result) == "table" and result.error then
+        echo("embedder: " .. result.error, "error")
       end
     end)
   end,

@@ -106,3 +106,19 @@ test("a served student shows its share of the teacher's exact match and its spee
   );
   assert.match(view.tooltip, /distilled student: 91% of the teacher's exact match \(17\.0% -> 15\.5%\), 1\.74x its speed/);
 });
+
+test("the learning-loop commands run the server's jobs", async () => {
+  const { host, calls } = fakeHost({
+    "ghostwright.trainPreferences": { installed: null },
+    "ghostwright.trainEmbedder": { installed: "/repo/.ghostwright/embedders/e.gguf" },
+  });
+  const table = commandTable(host);
+  await table["ghostwright.learnFromFeedback"]();
+  await table["ghostwright.trainEmbedder"]();
+  assert.deepEqual(calls, [
+    "server:ghostwright.trainPreferences",
+    "refresh",
+    "server:ghostwright.trainEmbedder",
+    "refresh",
+  ]);
+});
