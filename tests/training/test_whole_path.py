@@ -139,6 +139,52 @@ def test_train_command_gates_and_installs_with_json_progress(tmp_path: Path):
     assert 'TEMPLATE """<unused0><unused1>{{ .Suffix }}<unused2>{{ .Prompt }}"""' in modelfile
 
 
+def test_dpo_stage_after_stage_b_from_the_feedback_log_and_holes(tmp_path: Path):
+    """`ghostwright train --stage dpo`: pairs from a feedback log and wrong holes, trl's DPO from
+    the installed Stage B adapter, export, check, gate against Stage B, install."""
+    import json
+
+    from ghostwright.server.feedback import FeedbackLog, feedback_path, shown_at
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for number in range(6):
+        (repo / f"shape{number}.py").write_text(SOURCE.replace("area", f"area{number}"))
+    base = [sys.executable, "-m", "ghostwright.server", "train", "--repo", str(repo)]
+    stage_b = [*base, "--progress-json", "--gate-cases", "4", "--force", *TOY, "replay_share=0"]
+    done = subprocess.run([*stage_b, "max_steps=1"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = FeedbackLog(feedback_path(repo))
+    text = SOURCE.replace("    return width * height", "    ")
+    for suggestion, outcome in (("return width * height", "accepted"), ("pass", "dismissed")):
+        shown, _ = shown_at(text, 2, 4, suggestion, path="shape0.py", language="python",
+                            model="m", latency_ms=1.0)  # fmt: skip
+        identifier = log.shown(shown)
+        log.decided(identifier, outcome)
+        log.written(identifier, "return width * height")
+    log.close()
+
+    dpo = [*base, "--stage", "dpo", "--progress-json", "--gate-cases", "4", "--force"]
+    dpo += ["--hole-pairs", "3", "epochs=1", "batch_size=2", "grad_accum=1", "max_tokens=256"]
+    done = subprocess.run(dpo, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    phases = [event["phase"] for event in events if event["event"] == "phase"]
+    assert phases == ["data", "train", "export", "verify", "gate-before", "gate-after", "install"]
+    result = events[-1]
+    # The log gives an accepted-over-dismissed pair and a kept-edit pair (the dismissed "pass").
+    pairs = [
+        json.loads(line) for line in Path(result["adapter"]).parent.joinpath("pairs.jsonl").open()
+    ]
+    sources = [pair["source"] for pair in pairs]
+    assert sources.count("accepted-vs-dismissed") == 1 and sources.count("kept-edit") == 1
+    assert 1 <= sources.count("holes") <= 3
+    assert result["check"]["passed"] and result["gate"]["cases"] == 4
+    record = json.loads((repo / ".ghostwright" / "adapters" / "current.json").read_text())
+    assert Path(result["installed"]).name == record["adapter"]
+    assert record["peft_dir"] == result["adapter"] and "/dpo-" in record["peft_dir"]
+
+
 def test_distill_command_prunes_checks_gates_and_installs_the_student(tmp_path: Path):
     """`ghostwright distill` as the language server runs it, at toy size on the real model:
     teacher logits cached, 16 of 18 blocks kept and trained, exported as a whole GGUF (f16 here:

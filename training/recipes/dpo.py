@@ -74,7 +74,7 @@ def train_dpo(
     """Train on `rows` ({"prompt", "chosen", "rejected"} texts) from the Stage B adapter in
     `stage_b_dir` (a peft folder beside its run's train-config.json)."""
     from datasets import Dataset
-    from transformers import TrainerCallback
+    from transformers import PrinterCallback, TrainerCallback
     from trl import DPOConfig, DPOTrainer
 
     config_path = stage_b_dir.parent / "train-config.json"
@@ -87,6 +87,10 @@ def train_dpo(
     config = {**stage_b, "init_adapter": str(stage_b_dir), "output_dir": str(run_dir)}
     model, tokenizer = load_model(config)
     load_adapter_weights(model, stage_b_dir)
+    # transformers turns a GGUF into float32 weights on load but still marks the model as
+    # quantized, and its Trainer refuses to train such a model; only LoRA weights train here.
+    base = model.get_base_model()
+    base.is_quantized, base.hf_quantizer = False, None
     examples = tokenized(rows, tokenizer, options.max_tokens)
     if len(examples) < options.batch_size:
         raise GhostwrightError(
@@ -130,6 +134,8 @@ def train_dpo(
         processing_class=tokenizer,
         callbacks=[Report()],
     )
+    # Without tqdm the Trainer prints each log dict on stdout, which --progress-json owns.
+    trainer.remove_callback(PrinterCallback)
     checkpoints = sorted((run_dir / "trainer").glob("checkpoint-*"), key=_step_of)
     result = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
     if "ref" in model.peft_config:
