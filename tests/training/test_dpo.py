@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("trl")
 
 from ghostwright.training.recipes.dpo import DpoOptions, tokenized, train_dpo  # noqa: E402
 from ghostwright.training.recipes.lora_finetune import load_model  # noqa: E402
