@@ -73,9 +73,16 @@ def _rows(path: Path) -> Iterator[dict]:
             yield json.loads(line)
 
 
+def prompt_and_completion_ids(
+    prompt: str, completion: str, tokenize: Tokenize, opening: Sequence[int]
+) -> tuple[list[int], list[int]]:
+    """The training rule: the model's opening tokens and the prompt, then the completion
+    tokenized alone (so its tokens do not depend on where the prompt ends)."""
+    return [*opening, *tokenize(prompt)], tokenize(completion)
+
+
 def _example(prompt: str, completion: str, tokenize: Tokenize, opening: Sequence[int]) -> Example:
-    prompt_ids = [*opening, *tokenize(prompt)]
-    completion_ids = tokenize(completion)
+    prompt_ids, completion_ids = prompt_and_completion_ids(prompt, completion, tokenize, opening)
     return Example(prompt_ids + completion_ids, [IGNORE] * len(prompt_ids) + completion_ids)
 
 

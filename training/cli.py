@@ -208,7 +208,7 @@ def _prepare(
     progress = TrainProgress(args.progress_json)
     home = _home(args)
     kind = kind or f"stage-{args.stage}"
-    run_dir = Path(config["output_dir"] or _run_dir(home, kind, args.resume))
+    run_dir = Path(config["output_dir"] or run_folder(home, kind, args.resume))
     saved = run_dir / "train-config.json"
     if args.resume and saved.is_file():  # the run's own data and start, whatever changed since
         previous = json.loads(saved.read_text())
@@ -439,7 +439,8 @@ def _context_dataset(
     )
 
 
-def _run_dir(home: Path, kind: str, resume: bool) -> Path:
+def run_folder(home: Path, kind: str, resume: bool) -> Path:
+    """`<home>/runs/<kind>-<time>`, or with `resume` the newest such run (an error if none)."""
     runs = sorted((home / "runs").glob(f"{kind}-*"))
     if resume:
         if not runs:

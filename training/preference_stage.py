@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ PAIRS_FILE = "pairs.jsonl"
 
 def run_dpo_stage(args: argparse.Namespace, settings: Settings) -> int:
     from ghostwright.server.adapters import ADAPTERS_DIR
+    from ghostwright.training.cli import run_folder
     from ghostwright.training.data.build import DataOptions
     from ghostwright.training.data.samples import window_for
     from ghostwright.training.publish import Target, publish
@@ -45,7 +45,7 @@ def run_dpo_stage(args: argparse.Namespace, settings: Settings) -> int:
     if args.hole_pairs < 0:
         raise GhostwrightError("--hole-pairs must be 0 or more")
     progress = TrainProgress(args.progress_json)
-    run_dir = _run_dir(root / ".ghostwright" / "runs", args.resume)
+    run_dir = run_folder(root / ".ghostwright", KIND, args.resume)
     stage_b_settings = replace(
         settings,
         adapter=stage_b["path"],
@@ -159,12 +159,3 @@ def _pairs(
     run_dir.mkdir(parents=True, exist_ok=True)
     saved.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return rows
-
-
-def _run_dir(runs: Path, resume: bool) -> Path:
-    earlier = sorted(runs.glob(f"{KIND}-*"))
-    if resume:
-        if not earlier:
-            raise GhostwrightError(f"no DPO run to resume in {runs}")
-        return earlier[-1]
-    return runs / f"{KIND}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import torch.nn.functional as F
 
 from ghostwright.indexer.atomic import atomic_path
 from ghostwright.indexer.embedder import MAX_TOKENS
+from ghostwright.training.batches import batch_order
 from ghostwright.training.embedder.pairs import Pair
 
 logger = logging.getLogger(__name__)
@@ -92,8 +92,7 @@ def info_nce(
 
 def batches(pairs: Sequence[Pair], batch_size: int, seed: int, epoch: int) -> list[list[Pair]]:
     """The epoch's batches: a seeded shuffle, the last short batch dropped when it is tiny."""
-    order = list(pairs)
-    random.Random(f"{seed}:{epoch}").shuffle(order)
+    order = [pairs[i] for i in batch_order(len(pairs), seed, epoch)]
     cut = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     return [batch for batch in cut if len(batch) >= 2]
 

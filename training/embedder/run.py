@@ -26,13 +26,13 @@ from ghostwright.indexer.embedder import (
 from ghostwright.indexer.errors import IndexerError
 from ghostwright.server.embedders import CURRENT, EMBEDDERS_DIR
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.training.cli import run_folder
 from ghostwright.training.embedder.contrastive import ContrastiveOptions, Encoder, train
 from ghostwright.training.embedder.measure import retrieval_scores
 from ghostwright.training.embedder.pairs import MinedPairs, mine_pairs
 from ghostwright.training.progress import TrainProgress
 
-RUNS_DIR = Path(".ghostwright") / "runs"
-RUN_PREFIX = "embedder-"
+RUN_KIND = "embedder"
 MIN_HELD_OUT = 10
 CHECK_TEXTS = 32
 MIN_COSINE = 0.98  # llama.cpp (f16 weights) vs torch, per text
@@ -64,7 +64,7 @@ def train_embedder(run: EmbedderRun, progress: TrainProgress) -> dict:
             f"{counts['held_out']} held out); it needs documented definitions or calls between "
             "files"
         )
-    run_dir = _run_dir(root, run.resume)
+    run_dir = run_folder(root / ".ghostwright", RUN_KIND, run.resume)
     base_dir, base_gguf = _base(run, run_dir)
     progress.phase("before", f"measuring {base_gguf.name} on {len(mined.held_out)} held-out pairs")
     before = _measure(base_gguf, mined, run.threads)
@@ -191,13 +191,3 @@ def _base(run: EmbedderRun, run_dir: Path) -> tuple[Path, Path]:
         return default_embedder_dir(), default_embedder_gguf()
     except IndexerError as exc:
         raise GhostwrightError(str(exc)) from exc
-
-
-def _run_dir(root: Path, resume: bool) -> Path:
-    runs = root / RUNS_DIR
-    if resume:
-        earlier = sorted(runs.glob(f"{RUN_PREFIX}*"))
-        if not earlier:
-            raise GhostwrightError(f"no embedder run to resume in {runs}")
-        return earlier[-1]
-    return runs / f"{RUN_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}"

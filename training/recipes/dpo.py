@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.training.batches import prompt_and_completion_ids
 from ghostwright.training.recipes.lora_finetune import load_adapter_weights, load_model
 
 logger = logging.getLogger(__name__)
@@ -54,11 +55,8 @@ def tokenized(rows: list[dict[str, str]], tokenizer: Any, max_tokens: int) -> li
 
     examples = []
     for row in rows:
-        prompt, chosen, rejected = (
-            opening + ids(row["prompt"]),
-            ids(row["chosen"]),
-            ids(row["rejected"]),
-        )
+        prompt, chosen = prompt_and_completion_ids(row["prompt"], row["chosen"], ids, opening)
+        rejected = ids(row["rejected"])
         if len(prompt) + max(len(chosen), len(rejected)) <= max_tokens:
             examples.append({"prompt_ids": prompt, "chosen_ids": chosen, "rejected_ids": rejected})
     return examples

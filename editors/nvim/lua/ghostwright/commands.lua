@@ -50,6 +50,15 @@ local function server_command(name, on_result)
     end)
 end
 
+local function background_job(name, doing, label)
+  echo(doing .. " in the background")
+  server_command(name, function(result)
+    if type(result) == "table" and result.error then
+      echo(label .. ": " .. result.error, "error")
+    end
+  end)
+end
+
 M.actions = {
   status = function()
     server_command("ghostwright.status", function(status) echo(M.format_status(status)) end)
@@ -58,38 +67,21 @@ M.actions = {
     echo("reindexing...")
     server_command("ghostwright.reindex", function(index) echo("index " .. describe_index(index)) end)
   end,
+  -- Training jobs: the server shows progress ($/progress) and says how each ended
+  -- (window/showMessage); only a refusal to start comes back here.
   train = function()
-    -- The server shows progress ($/progress) and says how the run ended (window/showMessage).
-    echo("fine-tuning on this workspace in the background")
-    server_command("ghostwright.train", function(result)
-      if type(result) == "table" and result.error then
-        echo("fine-tune: " .. result.error, "error")
-      end
-    end)
+    background_job("ghostwright.train", "fine-tuning on this workspace", "fine-tune")
   end,
   distill = function()
-    echo("distilling a faster model for this workspace in the background")
-    server_command("ghostwright.distill", function(result)
-      if type(result) == "table" and result.error then
-        echo("distill: " .. result.error, "error")
-      end
-    end)
+    background_job("ghostwright.distill", "distilling a faster model for this workspace", "distill")
   end,
   learn = function()
-    echo("learning from the suggestions you kept (DPO) in the background")
-    server_command("ghostwright.trainPreferences", function(result)
-      if type(result) == "table" and result.error then
-        echo("learn: " .. result.error, "error")
-      end
-    end)
+    background_job("ghostwright.trainPreferences",
+      "learning from the suggestions you kept (DPO)", "learn")
   end,
   embedder = function()
-    echo("teaching the retrieval embedder this workspace in the background")
-    server_command("ghostwright.trainEmbedder", function(result)
-      if type(result) == "table" and result.error then
-        echo("embedder: " .. result.error, "error")
-      end
-    end)
+    background_job("ghostwright.trainEmbedder",
+      "teaching the retrieval embedder this workspace", "embedder")
   end,
   toggle = function()
     config.options.enabled = not config.options.enabled
