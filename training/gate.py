@@ -51,10 +51,11 @@ def measure(
     adapter costs time per token: the user should see both); the eval report is kept.
     `benchmark` and `executes` name other eval-harness benchmarks (HumanEval: executed); with an
     `index` (of the repository without its held-out files) retrieval runs as `settings` say."""
-    from ghostwright.server.engine import open_completer
+    from ghostwright.server.engine import open_completer, unhurried
     from ghostwright.training.evaluate.cli import EVAL_RETRIEVAL_S
     from ghostwright.training.evaluate.runner import model_predictor, run_report
 
+    settings = unhurried(settings)
     if index is None:
         settings = replace(settings, retrieval=False)
     with open_completer(settings, index, retrieval_budget_s=EVAL_RETRIEVAL_S) as completer:

@@ -68,6 +68,8 @@ def publish(
     (run_dir / "export-check.json").write_text(json.dumps(check, indent=2))
 
     dataset_format = _dataset_format(config)
+    # Both sides run on the base the adapter was trained on, whatever `model = auto` would pick.
+    settings = replace(settings, model=base)
     current = before or with_installed_adapter(replace(settings, adapter=""), target.repository)
     candidate_settings = replace(settings, adapter=str(adapter), prompt_format=dataset_format)
     scores, cases = _gate(target, current, candidate_settings, run_dir, progress, gate_limit)

@@ -21,9 +21,20 @@ def create_backend(settings: Settings) -> Backend:
             timeout_s=settings.time_limit_ms / 1000.0,
         )
     from ghostwright.server.backends.llama_cpp import LlamaCppBackend, LlamaOptions
-    from ghostwright.server.models import resolve_model
+    from ghostwright.server.models import AUTO_MODEL, resolve_model
 
+    selection = ""
+    if settings.model.strip() == AUTO_MODEL:
+        from ghostwright.server.auto_model import choose_model, settings_for
+
+        choice = choose_model(settings, keep_loaded=not settings.adapter)
+        settings, selection = settings_for(choice, settings), choice.reason
+        if choice.backend is not None:
+            choice.backend.selection = selection
+            return choice.backend
     options = LlamaOptions(
         settings.context_tokens, settings.threads, settings.prompt_format, settings.adapter
     )
-    return LlamaCppBackend(resolve_model(settings.model), options)
+    backend = LlamaCppBackend(resolve_model(settings.model), options)
+    backend.selection = selection or "named in the settings"
+    return backend

@@ -38,6 +38,8 @@ class Generation:
     prompt_ms: float = 0.0
     generate_ms: float = 0.0
     error: str = ""
+    # Prompt tokens actually computed (the rest came from the KV cache); -1 when not known.
+    evaluated: int = -1
 
 
 class Backend(Protocol):

@@ -18,6 +18,7 @@ import llama_cpp
 import numpy as np
 
 from ghostwright.indexer.llama_native import load_quietly
+from ghostwright.server.backends import calibration
 from ghostwright.server.backends.base import (
     CancelCheck,
     Generation,
@@ -67,6 +68,7 @@ class LlamaCppBackend:
         self.options = options or LlamaOptions()
         self.model_path = check_gguf_file(model_path)
         self.model_name = model_display_name(model_path)
+        self.selection = ""  # why this model serves (`model = auto` explains its choice)
         self.threads = resolve_threads(self.options.threads)
         self.adapter = (
             str(check_gguf_file(Path(self.options.adapter))) if self.options.adapter else ""
@@ -80,6 +82,11 @@ class LlamaCppBackend:
         self._lock = threading.Lock()
         self._requests = NewestWins()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ghostwright-llama")
+        self._calibration_key = calibration.calibration_key(
+            self.model_path, self.threads, self.adapter
+        )
+        self.speed = calibration.calibrated_speed(self._calibration_key, self._measure_speed)
+        self._drift = calibration.DriftWatch(self.speed, self._drifted)
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode(), add_bos=False, special=False))
@@ -94,6 +101,37 @@ class LlamaCppBackend:
         ticket = self._requests.issue()
         job = self._worker.submit(self._run, ticket, prompt, params, should_stop, should_cancel)
         return job.result()
+
+    def _measure_speed(self) -> calibration.Speed:
+        """The timed run: evaluate real code, then generate from it (greedy), on a clean cache."""
+        llm = self._llm
+        text = calibration.probe_text().encode()
+        tokens = llm.tokenize(text, add_bos=True, special=False)
+        tokens = tokens[: calibration.PROBE_PROMPT_TOKENS + 1]
+        with self._lock:
+            self._clear_cache()
+            llm.eval(tokens[:8])  # page the weights in first: a cold mmap is not the CPU's speed
+            self._clear_cache()
+            started = time.perf_counter()
+            for start in range(0, len(tokens) - 1, PREFILL_CHUNK):
+                llm.eval(tokens[start : min(start + PREFILL_CHUNK, len(tokens) - 1)])
+            prompt_s = time.perf_counter() - started
+            started, count = time.perf_counter(), 0
+            for _ in llm.generate(tokens, temp=0.0, repeat_penalty=1.0):
+                count += 1
+                if count >= calibration.PROBE_GENERATED_TOKENS:
+                    break
+            generate_s = time.perf_counter() - started
+            self._clear_cache()
+        return calibration.Speed((len(tokens) - 1) / prompt_s, count / generate_s)
+
+    def _clear_cache(self) -> None:
+        self._llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        self._llm.n_tokens = 0
+
+    def _drifted(self, speed: calibration.Speed) -> None:
+        self.speed = speed
+        calibration.store_speed(self._calibration_key, speed)
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)
@@ -138,12 +176,16 @@ class LlamaCppBackend:
         tokens = self._fit(self._llm.tokenize(prompt.encode(), add_bos=True, special=True), params)
         if not tokens:  # an empty prefix-only prompt for a model without BOS: nothing to go on
             return Generation("", 0, 0, "empty")
-        if reason := self._prefill(tokens, interrupted):
-            return Generation("", len(tokens), 0, reason, _ms(started))
+        reason, evaluated = self._prefill(tokens, interrupted)
+        if reason:
+            return Generation("", len(tokens), 0, reason, _ms(started), evaluated=evaluated)
         prompt_done = time.perf_counter()
         text, count, reason = self._sample(tokens, params, should_stop, interrupted)
+        prompt_ms, generate_ms = _ms(started, prompt_done), _ms(prompt_done)
+        self._drift.observe(evaluated, prompt_ms, count, generate_ms)
+        # The last prompt token is evaluated with the first sampled one.
         return Generation(
-            text, len(tokens), count, reason, _ms(started, prompt_done), _ms(prompt_done)
+            text, len(tokens), count, reason, prompt_ms, generate_ms, evaluated=evaluated + 1
         )
 
     def _fit(self, tokens: list[int], params: GenerationParams) -> list[int]:
@@ -154,8 +196,12 @@ class LlamaCppBackend:
         logger.warning("prompt of %d tokens cut to %d", len(tokens), room)
         return tokens[:1] + tokens[len(tokens) - room + 1 :]
 
-    def _prefill(self, tokens: list[int], interrupted: Interruption) -> str:
-        """Evaluate all but the last prompt token in chunks, reusing what the cache already has."""
+    def _prefill(self, tokens: list[int], interrupted: Interruption) -> tuple[str, int]:
+        """Evaluate all but the last prompt token in chunks, reusing what the cache already has.
+
+        Returns why it stopped early ("" when it did not) and how many tokens it evaluated; what
+        it evaluated stays in the cache for the next request either way.
+        """
         llm = self._llm
         common = self._common_prefix(tokens)
         if common < len(tokens) - 1 and self._can_shift:
@@ -166,9 +212,9 @@ class LlamaCppBackend:
             llm.n_tokens = common
         for start in range(common, len(tokens) - 1, PREFILL_CHUNK):
             if reason := interrupted():
-                return reason
+                return reason, start - common
             llm.eval(tokens[start : min(start + PREFILL_CHUNK, len(tokens) - 1)])
-        return ""
+        return "", max(0, len(tokens) - 1 - common)
 
     def _common_prefix(self, tokens: list[int]) -> int:
         """Length of the prompt prefix already in the KV cache (vectorised: on every request)."""

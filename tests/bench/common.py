@@ -5,17 +5,17 @@ from __future__ import annotations
 import os
 import platform
 from importlib import metadata
-from pathlib import Path
 
 import numpy as np
 
-from ghostwright.server.backends.hardware import physical_cores
+from ghostwright.server.backends.hardware import cpu_flags, cpu_model, physical_cores
 
 
 def describe_machine() -> dict:
     """CPU, cores, load and library versions at the start of a run."""
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
         "logical_cpus": os.cpu_count(),
         "physical_cores": physical_cores(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
@@ -33,13 +33,3 @@ def stats(values: list[float]) -> dict:
         "p95": float(np.percentile(array, 95)),
         "mean": float(array.mean()),
     }
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"

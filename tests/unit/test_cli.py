@@ -103,7 +103,8 @@ def test_project_settings_file_is_read_and_flags_win(tmp_path):
     warning, error = proc.stderr.strip().splitlines()
     assert "max_lines" in warning and "warning" in warning
     assert error == "ghostwright: error: model file not found: /nowhere/model.gguf " + (
-        "(set `model` to a local .gguf path, or leave it unset for the packaged default)"
+        "(set `model` to auto, a packaged tier (qwen2.5-coder-1.5b, qwen2.5-coder-0.5b, "
+        "gemma-3-270m) or a .gguf path)"
     )
     flagged = run("complete", source, "--line", 1, "--col", 5, "--model", tmp_path / "other.gguf")
     assert "other.gguf" in flagged.stderr

@@ -7,7 +7,7 @@ from ghostwright.server.config import Settings, parse_settings, setting_docs
 
 def test_defaults_need_no_configuration():
     settings = Settings()
-    assert settings.model == "default" and settings.backend == "llama_cpp"
+    assert settings.model == "auto" and settings.backend == "llama_cpp"
     assert settings.prompt_format == "auto"
 
 

@@ -123,10 +123,11 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
 def _run_model(
     settings: Settings, run: Callable[..., dict], context: dict, index: IndexService | None
 ) -> dict:
-    from ghostwright.server.engine import open_completer
+    from ghostwright.server.engine import open_completer, unhurried
     from ghostwright.training.evaluate.runner import model_predictor
 
     # Evaluation measures what retrieval adds, not whether it beat a keystroke's time budget.
+    settings = unhurried(settings)
     with open_completer(settings, index, retrieval_budget_s=EVAL_RETRIEVAL_S) as completer:
         context |= {
             "model": completer.backend.model_name,

