@@ -219,7 +219,7 @@ async def test_status_and_reload_with_progress(client: LanguageClient):
     status = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="ghostwright.status")
     )
-    assert status["model"] == "fake:default" and status["format"] == "prefix-only"
+    assert status["model"] == "fake:auto" and status["format"] == "prefix-only"
     assert set(status["latency_ms"]) == {"p50", "p95", "count"}
     reloaded = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="ghostwright.reloadModel")
@@ -257,4 +257,4 @@ async def test_cancelled_reload_keeps_the_current_model(client: LanguageClient):
     status = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="ghostwright.status")
     )
-    assert status["model"] == "fake:default" and status["state"] == "ready"
+    assert status["model"] == "fake:auto" and status["state"] == "ready"

@@ -75,7 +75,7 @@ async def test_an_accepted_suggestion_is_recorded_with_its_context_and_survival(
     where = (row["path"], row["language"], row["line"], row["column"])
     assert where == ("accepted.py", "python", 1, 10)
     assert row["prefix"] == "def f(value):\n    return" and row["suffix"] == "\n"
-    assert row["text"] == " value + 1" and row["model"] == "fake:default"
+    assert row["text"] == " value + 1" and row["model"] == "fake:auto"
     assert row["outcome"] is None
 
     insert(client, uri, 2, 10, item.insert_text)  # what the editor does on accept

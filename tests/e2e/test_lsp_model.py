@@ -1,4 +1,5 @@
-"""The real server process with the real packaged default model, through a real LSP client."""
+"""The real server process with a real packaged model (the smallest tier), through a real LSP
+client."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ async def client(lsp_client: LanguageClient):
         types.InitializeParams(
             capabilities=types.ClientCapabilities(
                 window=types.WindowClientCapabilities(work_done_progress=True)
-            )
+            ),
+            initialization_options={"model": "gemma-3-270m"},
         )
     )
     for _ in range(300):

@@ -1,4 +1,5 @@
-"""The real packaged default model through the CLI and the in-process backend."""
+"""The real packaged models through the CLI and the in-process backend: the README's command on
+`model = auto` (whichever tier this machine gets), the rest on the smallest tier."""
 
 from __future__ import annotations
 
@@ -39,8 +40,11 @@ def test_readme_sample_gives_a_completion(sample_file):
     assert proc.stderr == ""
 
 
+SMALLEST = ("--model", "gemma-3-270m")
+
+
 def test_json_output_has_the_documented_fields(sample_file):
-    proc = run_cli("complete", sample_file, "--line", 20, "--col", 27, "--json")
+    proc = run_cli("complete", sample_file, "--line", 20, "--col", 27, "--json", *SMALLEST)
     payload = json.loads(proc.stdout)
     assert payload["completion"]
     assert payload["model"] == "gemma-3-270m-q4_k_m.gguf" and payload["format"] == "prefix-only"
@@ -54,16 +58,28 @@ def test_real_file_of_an_installed_package():
     source = Path(httpx.__file__).parent / "_models.py"
     lines = source.read_text().split("\n")
     line = next(i for i, row in enumerate(lines) if row.rstrip().endswith("("))
-    proc = run_cli("complete", source, "--line", line + 1, "--col", len(lines[line]) + 1, "--json")
+    column = len(lines[line]) + 1
+    proc = run_cli("complete", source, "--line", line + 1, "--col", column, "--json", *SMALLEST)
     assert proc.returncode == 0, proc.stderr
     assert "completion" in json.loads(proc.stdout)
 
 
-def test_doctor_reports_model_format_and_a_test_completion():
-    proc = run_cli("doctor")
+def test_doctor_reports_the_choice_speed_and_a_test_completion():
+    proc = run_cli("doctor")  # model = auto: which tier depends on this machine
+    assert proc.returncode == 0, proc.stderr
+    rows = dict(line.strip().split(": ", 1) for line in proc.stdout.splitlines() if ": " in line)
+    assert "the best installed tier that fits" in rows["why this model"] or (
+        "no packaged model fits" in rows["why this model"]
+    )
+    assert "tokens/s" in rows["speed"] and "cold window" in rows["budget"]
+    assert rows["cpu"] and rows["test completion"] and rows["warm latency"].endswith(" ms")
+
+
+def test_doctor_on_a_named_tier_says_it_was_named():
+    proc = run_cli("doctor", *SMALLEST)
     assert proc.returncode == 0, proc.stderr
     assert "prompt format: prefix-only" in proc.stdout
-    assert "test completion:" in proc.stdout and "warm latency:" in proc.stdout
+    assert "why this model: named in the settings" in proc.stdout
 
 
 def test_gemma_vocabulary_has_no_fim_markers(backend):

@@ -56,8 +56,8 @@ def test_self_check_empty_completion_scores_the_known_floor(tmp_path):
 
 @needs_data
 @pytest.mark.model
-def test_default_model_on_fifty_single_line_cases(tmp_path):
-    report = run_eval("humaneval-single", "--limit", "50", tmp_path=tmp_path)
+def test_the_smallest_tier_on_fifty_single_line_cases(tmp_path):
+    report = run_eval("humaneval-single", "--limit", "50", "--model", "gemma-3-270m", tmp_path=tmp_path)
     assert report["benchmark"] == "humaneval-single" and report["n"] == 50
     assert report["model"] == "gemma-3-270m-q4_k_m.gguf" and report["adapter"] is None
     assert 0.0 <= report["metrics"]["pass@1"] <= 1.0
@@ -73,5 +73,6 @@ def test_repo_on_an_installed_package(tmp_path):
 
     import rapidfuzz
 
-    report = run_eval("repo", Path(rapidfuzz.__file__).parent, "--limit", "10", tmp_path=tmp_path)
+    package = Path(rapidfuzz.__file__).parent
+    report = run_eval("repo", package, "--limit", "10", "--model", "gemma-3-270m", tmp_path=tmp_path)
     assert report["n"] == 10 and "strata" in report and report["held_out_files"]

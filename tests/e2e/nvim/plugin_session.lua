@@ -132,7 +132,7 @@ verdict.run(function()
   vim.cmd("Ghostwright status")
   vim.wait(5000, function() return vim.fn.execute("messages"):find("ghostwright: ready") ~= nil end, 50)
   local messages = vim.fn.execute("messages")
-  check(":Ghostwright status prints the state", messages:find("ghostwright: ready | model fake:default", 1, true),
+  check(":Ghostwright status prints the state", messages:find("ghostwright: ready | model fake:auto", 1, true),
     messages)
   vim.cmd("Ghostwright toggle")
   check(":Ghostwright toggle turns completions off", require("ghostwright.config").options.enabled == false,
