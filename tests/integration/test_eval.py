@@ -16,6 +16,7 @@ try:
 except GhostwrightError:
     DATA = None
 
+SMALLEST = ("--model", "gemma-3-270m")  # any real model serves these tests: the smallest
 needs_data = pytest.mark.skipif(DATA is None, reason="evaluation data not available")
 
 
@@ -57,7 +58,7 @@ def test_self_check_empty_completion_scores_the_known_floor(tmp_path):
 @needs_data
 @pytest.mark.model
 def test_the_smallest_tier_on_fifty_single_line_cases(tmp_path):
-    report = run_eval("humaneval-single", "--limit", "50", "--model", "gemma-3-270m", tmp_path=tmp_path)
+    report = run_eval("humaneval-single", "--limit", "50", *SMALLEST, tmp_path=tmp_path)
     assert report["benchmark"] == "humaneval-single" and report["n"] == 50
     assert report["model"] == "gemma-3-270m-q4_k_m.gguf" and report["adapter"] is None
     assert 0.0 <= report["metrics"]["pass@1"] <= 1.0
@@ -74,5 +75,5 @@ def test_repo_on_an_installed_package(tmp_path):
     import rapidfuzz
 
     package = Path(rapidfuzz.__file__).parent
-    report = run_eval("repo", package, "--limit", "10", "--model", "gemma-3-270m", tmp_path=tmp_path)
+    report = run_eval("repo", package, "--limit", "10", *SMALLEST, tmp_path=tmp_path)
     assert report["n"] == 10 and "strata" in report and report["held_out_files"]
