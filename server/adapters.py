@@ -75,10 +75,22 @@ def with_installed_adapter(settings: Settings, root: Path | None) -> Settings:
         if chosen_by_user:  # the user's own model choice wins
             return settings
         return replace(settings, model=record["path"], prompt_format=prompt_format)
-    # An adapter only fits the model it was trained on: `auto` serves that model with it.
+    # An adapter only fits the model it was trained on: `auto` serves that model with it, and a
+    # model the user named that is another one is served without it.
     base = str(record.get("base_model") or "default")
+    if chosen_by_user and model_file(settings.model) != model_file(base):
+        return settings
     model = settings.model if chosen_by_user else base
     return replace(settings, model=model, adapter=record["path"], prompt_format=prompt_format)
+
+
+def model_file(spec: str) -> str:
+    """What a `model` value names, comparable across spellings (a tier, `default`, a path)."""
+    from ghostwright.server.packaged_models import GEMMA_270M, cached_path, tier_named
+
+    spec = spec.strip()
+    tier = GEMMA_270M if spec in ("", "default") else tier_named(spec)
+    return str(cached_path(tier) if tier else Path(spec).expanduser().resolve())
 
 
 # `model` values that leave the choice to ghostwright (an installed adapter or student decides).

@@ -22,6 +22,7 @@ from ghostwright.server.config import (
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.feedback_commands import add_feedback_parser
 from ghostwright.server.index_commands import add_index_parsers
+from ghostwright.server.packaged_models import tier_names
 from ghostwright.server.pipeline.prompts import format_names
 
 if TYPE_CHECKING:
@@ -135,7 +136,11 @@ FLAG_SETTINGS = {
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="default, a .gguf path or hf:OWNER/REPO/FILE.gguf")
+    parser.add_argument(
+        "--model",
+        help=f"auto (default), a packaged tier ({', '.join(tier_names())}), a .gguf path or "
+        "hf:OWNER/REPO/FILE.gguf",
+    )
     parser.add_argument("--backend", choices=BACKENDS)
     parser.add_argument("--endpoint", help="OpenAI-compatible base URL")
     parser.add_argument("--format", choices=format_names(), help="prompt format (auto detects)")
@@ -165,7 +170,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _run_complete(args: argparse.Namespace) -> int:
-    from ghostwright.server.engine import open_completer
+    from ghostwright.server.engine import open_completer, unhurried
     from ghostwright.server.indexing import close_index
     from ghostwright.server.pipeline.complete import CompletionRequest
     from ghostwright.server.pipeline.context import check_position
@@ -174,7 +179,8 @@ def _run_complete(args: argparse.Namespace) -> int:
     text = read_source(args.file)
     line, column = args.line - 1, args.col - 1
     check_position(text.split("\n"), line, column)  # before the model loads: fail fast
-    settings = _settings(args)
+    # A one-shot command has no next keystroke to make way for: it waits for the whole window.
+    settings = unhurried(_settings(args))
     index = (
         None if args.no_retrieval or not settings.retrieval else _file_index(args.file, settings)
     )

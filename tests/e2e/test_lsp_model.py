@@ -57,6 +57,10 @@ async def test_inline_completion_from_the_default_model(client: LanguageClient, 
         types.ExecuteCommandParams(command="ghostwright.status")
     )
     assert status["model"] == "gemma-3-270m-q4_k_m.gguf" and status["latency_ms"]["count"] >= 1
+    assert status["selection"] == "named in the settings"
+    speed = status["speed"]  # calibrated on this machine when the model loaded
+    assert speed["prompt_tokens_per_s"] > 0 and speed["generate_tokens_per_s"] > 0
+    assert speed["cold_window_tokens"] > 0 and speed["latency_budget_ms"] == 1000
 
 
 async def test_code_action_generates_a_body(client: LanguageClient):

@@ -118,3 +118,20 @@ def test_a_context_student_is_served_with_its_window_unless_the_user_chose_one(t
     assert served.retrieval is False and served.adapter == ""
     mine = with_installed_adapter(replace(Settings(), prompt_tokens=1024), repo)
     assert mine.prompt_tokens == 1024 and mine.retrieval is False
+
+
+def test_under_auto_an_installed_adapter_brings_the_model_it_was_trained_on(tmp_path: Path):
+    from dataclasses import replace
+
+    from ghostwright.server.adapters import with_installed_adapter
+    from ghostwright.server.config import Settings
+
+    repo = tmp_path / "repo"
+    trained = replace(candidate(tmp_path, "a.gguf", 0.15, 0.20), base_model="default")
+    install(trained, repo / ".ghostwright" / "adapters")
+    served = with_installed_adapter(Settings(), repo)  # model = auto
+    assert served.adapter.endswith("a.gguf") and served.model == "default"  # gemma, its base
+    named = with_installed_adapter(replace(Settings(), model="gemma-3-270m"), repo)
+    assert named.adapter.endswith("a.gguf") and named.model == "gemma-3-270m"
+    other = with_installed_adapter(replace(Settings(), model="qwen2.5-coder-1.5b"), repo)
+    assert other.model == "qwen2.5-coder-1.5b" and other.adapter == ""  # not trained for it
