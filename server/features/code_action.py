@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -22,6 +23,17 @@ if TYPE_CHECKING:
 TITLE = "Generate code from comment"
 BLOCK_MAX_LINES = 40
 BLOCK_MAX_TOKENS = 384
+# The user asked for a body and waits for it: a keystroke's time limit would cut it short (a
+# 1.5B model writes about 30 tokens/s on 2 cores). A body cut by this limit is not written.
+BLOCK_TIME_LIMIT_S = 90.0
+# Why nothing was written, in the user's words (CompletionResult.stop_reason -> message).
+NOTHING_WRITTEN = {
+    "time": f"the model did not finish within {BLOCK_TIME_LIMIT_S:.0f} s",
+    "superseded": "a newer request took its place",
+    "cancelled": "it was cancelled",
+    "error": "the model failed (see the log)",
+    "no-model": "no model is loaded",
+}
 
 
 def register(server: GhostwrightServer) -> None:
@@ -75,8 +87,11 @@ async def _resolve(server: GhostwrightServer, action: types.CodeAction) -> types
     site = find_site(lines, int(data.get("line", -1)), language_of(document))
     if site is None:
         return action
-    body = await _generate(server, lines, site, document.path)
+    body, reason = await _generate(server, lines, site, document.path)
     if not body.strip():
+        why = NOTHING_WRITTEN.get(reason, "the model suggested nothing for it")
+        message = f"ghostwright: {TITLE.lower()}: nothing written, {why}"
+        server.window_show_message(types.ShowMessageParams(types.MessageType.Warning, message))
         return action
     if open_document(server, document.uri) is None or document.version != data.get("version"):
         return action  # typed into while the model ran
@@ -88,10 +103,14 @@ async def _resolve(server: GhostwrightServer, action: types.CodeAction) -> types
 
 async def _generate(
     server: GhostwrightServer, lines: list[str], site: GenerationSite, path: str
-) -> str:
+) -> tuple[str, str]:
+    """The body and why it ended (the result's stop reason)."""
     request = generation_request(lines, site, path, BLOCK_MAX_LINES, BLOCK_MAX_TOKENS)
+    request = replace(request, time_limit_s=BLOCK_TIME_LIMIT_S)
     result = await server.engine.complete_async(request)
-    return result.completion if result is not None else ""
+    if result is None:
+        return "", "superseded" if server.engine.ready else "no-model"
+    return result.completion, result.stop_reason
 
 
 def _site_range(site: GenerationSite) -> types.Range:

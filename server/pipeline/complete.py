@@ -41,6 +41,7 @@ class CompletionRequest:
     max_lines: int | None = None  # overrides CompletionOptions.max_lines
     max_tokens: int | None = None  # overrides CompletionOptions.max_tokens
     block: bool = False  # generate a whole block (comment-to-code) rather than decide per line
+    time_limit_s: float | None = None  # overrides CompletionOptions.time_limit_s
     retrieval: bool = True  # add repository snippets when the completer has an index
 
 
@@ -122,11 +123,14 @@ class Completer:
         if _blind(prepared.hole):
             return self._empty(started, "blind-suffix")
         max_tokens = request.max_tokens or self.options.max_tokens
-        params = GenerationParams(max_tokens, self.options.time_limit_s)
+        time_limit_s = request.time_limit_s or self.options.time_limit_s
+        params = GenerationParams(max_tokens, time_limit_s)
         generation = self.backend.generate(
             prepared.prompt, params, prepared.should_stop, should_cancel
         )
         usable = generation.stop_reason not in ("cancelled", "superseded", "error")
+        # A body cut short by time is not a body: comment-to-code never writes half of one.
+        usable = usable and not (request.block and generation.stop_reason == "time")
         raw = generation.text
         if generation.stop_reason in ("length", "time") and "\n" in raw:
             raw = raw[: raw.rfind("\n")]  # cut off mid-line: only whole lines are worth showing

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ghostwright.server.backends.base import Generation
 from ghostwright.server.backends.fake import FakeBackend
-from ghostwright.server.pipeline.complete import Completer, CompletionRequest
+from ghostwright.server.pipeline.complete import Completer, CompletionOptions, CompletionRequest
 from ghostwright.server.pipeline.prompts import PromptFormat
 
 QWEN = PromptFormat("qwen2.5-coder", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
@@ -64,3 +65,23 @@ def test_request_max_lines_overrides_the_option():
     backend = FakeBackend("a = 1\nb = 2\nc = 3\n")
     request = CompletionRequest("x = 0\n\n", 1, 0, max_lines=1)
     assert Completer(backend).complete(request).completion == "a = 1"
+
+
+class TimedOut(FakeBackend):
+    """A model that ran out of time two lines into its answer."""
+
+    def generate(self, prompt, params, should_stop=None, should_cancel=None):
+        self.limits = getattr(self, "limits", []) + [params.time_limit_s]
+        return Generation("total = 0\n    for item in items:\n        total +=", 10, 12, "time")
+
+
+def test_a_body_cut_by_time_is_never_written_but_a_line_may_be_shown():
+    backend = TimedOut()
+    completer = Completer(backend, CompletionOptions(time_limit_s=3.0))
+    text = "def total(items):\n    \n"
+    body = completer.complete(CompletionRequest(text, 1, 4, block=True, time_limit_s=90.0))
+    assert body.completion == "" and body.stop_reason == "time"
+    assert backend.limits == [90.0]  # the code action's own limit, not a keystroke's
+    inline = completer.complete(CompletionRequest(text, 1, 4, max_lines=4))
+    assert inline.completion.startswith("total = 0") and backend.limits[-1] == 3.0
+    assert "total +=" not in inline.completion  # the cut line is dropped, whole lines stay
