@@ -30,6 +30,7 @@ from typing_replay import default_sources, typing_requests  # noqa: E402
 from ghostwright.server.backends.hardware import resolve_threads  # noqa: E402
 from ghostwright.server.backends.llama_cpp import LlamaCppBackend, LlamaOptions  # noqa: E402
 from ghostwright.server.models import resolve_model  # noqa: E402
+from ghostwright.server.packaged_models import tier_named  # noqa: E402
 from ghostwright.server.pipeline.complete import (  # noqa: E402
     Completer,
     CompletionOptions,
@@ -61,14 +62,16 @@ def raw_generate(llm: llama_cpp.Llama, prompt: str, count: int, cold: bool = Fal
     return (time.perf_counter() - started) * 1000.0
 
 
-def warm_typing(model: Path, threads: int, files: list[Path], limit: int) -> dict:
+def warm_typing(
+    model: Path, threads: int, files: list[Path], limit: int, prompt_format: str = "auto"
+) -> dict:
     """Interleaved replay: one ghostwright request, then the same prompt raw, and so on."""
-    backend = LlamaCppBackend(model, LlamaOptions(threads=threads))
+    backend = LlamaCppBackend(model, LlamaOptions(threads=threads, prompt_format=prompt_format))
     completer = Completer(backend)
     raw = llama_cpp.Llama(
         str(model), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False
     )
-    ours, theirs, prompt_tokens, generated, switches = [], [], [], [], []
+    ours, theirs, prompt_tokens, generated, switches, shown = [], [], [], [], [], []
     for path in files:
         for index, request in enumerate(typing_requests(path, limit=limit, max_lines=1)):
             prompt = completer.prepare(request).prompt
@@ -78,6 +81,7 @@ def warm_typing(model: Path, threads: int, files: list[Path], limit: int) -> dic
                 switches.append({"ghostwright_ms": result.latency_ms, "raw_ms": raw_ms})
                 continue
             ours.append(result.latency_ms)
+            shown.append(bool(result.completion))
             theirs.append(raw_ms)
             prompt_tokens.append(result.prompt_tokens)
             generated.append(result.generated_tokens)
@@ -86,6 +90,7 @@ def warm_typing(model: Path, threads: int, files: list[Path], limit: int) -> dic
     ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
     return {
         "requests": len(ours),
+        "with_a_suggestion": sum(shown) / len(shown) if shown else 0.0,
         "file_switches": switches,
         "ghostwright_ms": stats(ours),
         "raw_llama_cpp_ms": stats(theirs),
@@ -105,11 +110,11 @@ def long_context_request(path: Path) -> CompletionRequest:
     return CompletionRequest(text[:offset] + "\n", line, column, str(path), 1)
 
 
-def cold_start(model: Path, threads: int, path: Path) -> dict:
+def cold_start(model: Path, threads: int, path: Path, prompt_format: str = "auto") -> dict:
     """Model load and the first completion on an empty KV cache, ours and raw."""
     request = long_context_request(path)
     started = time.perf_counter()
-    backend = LlamaCppBackend(model, LlamaOptions(threads=threads))
+    backend = LlamaCppBackend(model, LlamaOptions(threads=threads, prompt_format=prompt_format))
     load_ms = (time.perf_counter() - started) * 1000.0
     # No anchor rounding here: the window fills the whole 1,536-token budget.
     completer = Completer(backend, CompletionOptions(budget=Budget(anchor_lines=1)))
@@ -142,7 +147,7 @@ RSS_LAUNCHER = (
 )
 
 
-def complete_process(path: Path, threads: int) -> dict:
+def complete_process(path: Path, threads: int, model: str) -> dict:
     """Wall time and peak RSS of a whole `ghostwright complete` process on a long context."""
     request = long_context_request(path)
     scratch = Path(os.environ.get("TMPDIR", "/tmp")) / "ghostwright-bench-long.py"
@@ -159,6 +164,8 @@ def complete_process(path: Path, threads: int) -> dict:
         str(request.column + 1),
         "--threads",
         str(threads),
+        "--model",
+        model,
         "--json",
     ]
     launched = subprocess.run(
@@ -194,10 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", nargs="*", type=Path, default=default_sources())
     parser.add_argument("--limit", type=int, default=50, help="requests per file")
     parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--model", default="default")
+    parser.add_argument("--model", default="gemma-3-270m", help="a tier name or a .gguf path")
     parser.add_argument("--out", type=Path, default=Path("bench-results/latency.json"))
     args = parser.parse_args(argv)
     model = resolve_model(args.model)
+    tier = tier_named(args.model)
+    prompt_format = tier.prompt_format if tier else "auto"  # served as `auto` serves the tier
     threads = resolve_threads(args.threads)
     report = {
         "benchmark": "latency",
@@ -207,9 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         "files": [str(path) for path in args.files],
         "targets": TARGETS,
     }
-    report["cold"] = cold_start(model, threads, args.files[-1])
-    report["warm_typing"] = warm_typing(model, threads, args.files, args.limit)
-    report["complete_process"] = complete_process(args.files[-1], threads)
+    report["cold"] = cold_start(model, threads, args.files[-1], prompt_format)
+    report["warm_typing"] = warm_typing(model, threads, args.files, args.limit, prompt_format)
+    report["complete_process"] = complete_process(args.files[-1], threads, args.model)
     report["meets_targets"] = verdict(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
