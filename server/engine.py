@@ -64,11 +64,14 @@ def unhurried(settings: Settings) -> Settings:
 def completion_options(settings: Settings) -> CompletionOptions:
     """The pipeline part of the settings tree."""
     budget = min(settings.prompt_tokens, settings.context_tokens - settings.max_tokens)
+    unhurried_settings = settings.time_limit_ms >= UNHURRIED_MS
     return CompletionOptions(
         budget=Budget(prompt_tokens=budget),
         max_lines=settings.max_lines,
         max_tokens=settings.max_tokens,
         time_limit_s=settings.time_limit_ms / 1000.0,
+        # Waiting for the whole answer means the whole window too.
+        latency_budget_ms=0 if unhurried_settings else settings.latency_budget_ms,
     )
 
 

@@ -24,6 +24,9 @@ class GenerationParams:
 
     max_tokens: int = 128
     time_limit_s: float = 3.0
+    # Prompt evaluation this request may spend before its first token (0: no budget). A prompt
+    # that needs longer is answered from the `alternative` prompt, if the caller gave one.
+    prompt_budget_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,11 @@ class Generation:
     error: str = ""
     # Prompt tokens actually computed (the rest came from the KV cache); -1 when not known.
     evaluated: int = -1
+    alternative: bool = False  # answered from the alternative (shorter, cold) prompt
+
+
+# A shorter prompt and its stop check, for when the full prompt cannot be evaluated in time.
+Alternative = tuple[str, "StopCheck | None"]
 
 
 class Backend(Protocol):
@@ -58,8 +66,13 @@ class Backend(Protocol):
         params: GenerationParams,
         should_stop: StopCheck | None = None,
         should_cancel: CancelCheck | None = None,
+        alternative: Alternative | None = None,
     ) -> Generation:
-        """Greedy continuation of `prompt`; aborts early when a newer request arrives."""
+        """Greedy continuation of `prompt`; aborts early when a newer request arrives.
+
+        A backend that knows its speed may answer from `alternative` when `prompt` would not
+        be evaluated within `params.prompt_budget_ms` (and says so in the result); the others
+        ignore it."""
         ...
 
     def close(self) -> None:
@@ -80,6 +93,11 @@ class NewestWins:
 
     def issue(self) -> int:
         self._latest = next(self._tickets)
+        return self._latest
+
+    @property
+    def latest(self) -> int:
+        """The newest ticket issued (background work stops once a newer one exists)."""
         return self._latest
 
     def interruption(

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from ghostwright.server.backends.base import (
+    Alternative,
     CancelCheck,
     Generation,
     GenerationParams,
@@ -40,6 +41,7 @@ class FakeBackend:
         params: GenerationParams,
         should_stop: StopCheck | None = None,
         should_cancel: CancelCheck | None = None,
+        alternative: Alternative | None = None,
     ) -> Generation:
         self.prompts.append(prompt)
         interrupted = self._requests.interruption(

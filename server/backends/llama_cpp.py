@@ -3,15 +3,22 @@
 Generation runs on one worker thread. The prompt is evaluated in chunks so that a newer request,
 a cancel or the time cap can stop it between chunks; what was evaluated stays in the KV cache and
 the next request reuses it (llama.cpp keeps the longest common prefix of consecutive prompts).
+
+Evaluated prompt is never thrown away. A request whose prompt cannot be evaluated within its
+budget is answered from the caller's shorter alternative prompt; the cache holding the full
+prompt's progress is saved around that answer and restored after it. Then, and after a request
+that ran out of time, the full prompt keeps being evaluated in the background, in small chunks,
+until the next request arrives: the next keystroke finds it warm.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import llama_cpp
@@ -20,6 +27,7 @@ import numpy as np
 from ghostwright.indexer.llama_native import load_quietly
 from ghostwright.server.backends import calibration
 from ghostwright.server.backends.base import (
+    Alternative,
     CancelCheck,
     Generation,
     GenerationParams,
@@ -35,6 +43,11 @@ from ghostwright.server.pipeline.prompts import PromptFormat, select_format
 logger = logging.getLogger(__name__)
 
 PREFILL_CHUNK = 128  # tokens evaluated between two checks for cancellation
+# Background evaluation yields to a real request within about this long (one chunk).
+WARM_CHUNK_S = 0.1
+WARM_CHUNK_MIN = 16
+# Cached progress on the full prompt worth saving around a cold answer (state copy: ~0.1 s/1k).
+KEEP_MIN_TOKENS = 64
 # When the prompt's first lines scrolled away, this many tokens of the new prompt must be found
 # further on in the cache before the cache is shifted instead of recomputed.
 SHIFT_PROBE = 32
@@ -97,10 +110,22 @@ class LlamaCppBackend:
         params: GenerationParams,
         should_stop: StopCheck | None = None,
         should_cancel: CancelCheck | None = None,
+        alternative: Alternative | None = None,
     ) -> Generation:
         ticket = self._requests.issue()
-        job = self._worker.submit(self._run, ticket, prompt, params, should_stop, should_cancel)
+        job = self._worker.submit(
+            self._run, ticket, prompt, params, should_stop, should_cancel, alternative
+        )
         return job.result()
+
+    def settle(self) -> None:
+        """Wait until background evaluation has finished (for tests and benchmarks)."""
+        self._worker.submit(lambda: None).result()
+
+    def warm(self, prompt: str) -> None:
+        """Evaluate `prompt` in the background (prefill) until a request arrives."""
+        tokens = self._fit(self._tokenize(prompt), GenerationParams())
+        self._worker.submit(self._keep_evaluating, self._requests.latest, tokens)
 
     def _measure_speed(self) -> calibration.Speed:
         """The timed run: evaluate real code, then generate from it (greedy), on a clean cache."""
@@ -153,27 +178,104 @@ class LlamaCppBackend:
         params: GenerationParams,
         should_stop: StopCheck | None,
         should_cancel: CancelCheck | None,
+        alternative: Alternative | None = None,
     ) -> Generation:
         interrupted = self._requests.interruption(ticket, should_cancel, params.time_limit_s)
         if reason := interrupted():  # superseded before it started: never touch the model
             return Generation("", 0, 0, reason)
         with self._lock:
             try:
-                return self._decode(prompt, params, should_stop, interrupted)
+                tokens = self._fit(self._tokenize(prompt), params)
+                if alternative is not None and self._too_slow(tokens, params):
+                    generation = self._answer_cold(tokens, alternative, params, interrupted)
+                else:
+                    generation = self._decode(tokens, params, should_stop, interrupted)
             except Exception as exc:  # a llama.cpp failure must not take the server down
                 logger.exception("generation failed")
                 self._llm.reset()
                 return Generation("", 0, 0, "error", error=str(exc))
+        if generation.alternative or (generation.stop_reason == "time" and tokens):
+            # Nobody may ask again for a while: finish the full prompt meanwhile.
+            self._worker.submit(self._keep_evaluating, ticket, tokens)
+        return generation
+
+    def _tokenize(self, prompt: str) -> list[int]:
+        return self._llm.tokenize(prompt.encode(), add_bos=True, special=True)
+
+    def _too_slow(self, tokens: list[int], params: GenerationParams) -> bool:
+        """Evaluating what the cache lacks of `tokens` would overrun the prompt budget."""
+        if params.prompt_budget_ms <= 0:
+            return False
+        return self.speed.prompt_ms(self._pending(tokens)) > params.prompt_budget_ms
+
+    def _pending(self, tokens: list[int]) -> int:
+        """Prompt tokens still to evaluate, counting what a cache shift would keep."""
+        common = self._common_prefix(tokens)
+        kept = common
+        if common < len(tokens) - 1 and self._can_shift:
+            start = self._shift_source(tokens, common)
+            if start is not None:
+                kept = common + (self._llm.n_tokens - start)
+        return max(0, len(tokens) - 1 - min(kept, len(tokens) - 1))
+
+    def _answer_cold(
+        self,
+        tokens: list[int],
+        alternative: Alternative,
+        params: GenerationParams,
+        interrupted: Interruption,
+    ) -> Generation:
+        """Answer from the short prompt; keep the cache's progress on the full one."""
+        prompt, should_stop = alternative
+        saved = self._save() if self._common_prefix(tokens) >= KEEP_MIN_TOKENS else None
+        short = self._fit(self._tokenize(prompt), params)
+        generation = self._decode(short, params, should_stop, interrupted)
+        if saved is not None:
+            self._restore(saved)
+        return replace(generation, alternative=True)
+
+    def _save(self) -> tuple[np.ndarray, np.ndarray]:
+        """The sequence's KV cells and token ids (a C copy: ~0.1 s for 1.5k tokens of a 1.5B)."""
+        ctx = self._llm._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, SEQUENCE)
+        buffer = np.empty(size, dtype=np.uint8)
+        llama_cpp.llama_state_seq_get_data(ctx, _pointer(buffer), size, SEQUENCE)
+        return buffer, self._llm.input_ids[: self._llm.n_tokens].copy()
+
+    def _restore(self, saved: tuple[np.ndarray, np.ndarray]) -> None:
+        buffer, ids = saved
+        self._clear_cache()
+        ctx = self._llm._ctx.ctx
+        if llama_cpp.llama_state_seq_set_data(ctx, _pointer(buffer), buffer.size, SEQUENCE):
+            self._llm.input_ids[: ids.size] = ids
+            self._llm.n_tokens = int(ids.size)
+
+    def _keep_evaluating(self, ticket: int, tokens: list[int]) -> None:
+        """Background prefill of `tokens`, in chunks small enough to yield to a new request."""
+
+        def newer_request() -> str:
+            return "superseded" if self._requests.latest != ticket else ""
+
+        if newer_request():
+            return
+        chunk = max(WARM_CHUNK_MIN, int(self.speed.prompt_tps * WARM_CHUNK_S))
+        with self._lock:
+            try:
+                reason, evaluated = self._prefill(tokens, newer_request, chunk)
+            except Exception:  # background work must never take the server down
+                logger.exception("background evaluation failed")
+                self._llm.reset()
+                return
+        logger.debug("background evaluation: %d tokens (%s)", evaluated, reason or "complete")
 
     def _decode(
         self,
-        prompt: str,
+        tokens: list[int],
         params: GenerationParams,
         should_stop: StopCheck | None,
         interrupted: Interruption,
     ) -> Generation:
         started = time.perf_counter()
-        tokens = self._fit(self._llm.tokenize(prompt.encode(), add_bos=True, special=True), params)
         if not tokens:  # an empty prefix-only prompt for a model without BOS: nothing to go on
             return Generation("", 0, 0, "empty")
         reason, evaluated = self._prefill(tokens, interrupted)
@@ -196,7 +298,9 @@ class LlamaCppBackend:
         logger.warning("prompt of %d tokens cut to %d", len(tokens), room)
         return tokens[:1] + tokens[len(tokens) - room + 1 :]
 
-    def _prefill(self, tokens: list[int], interrupted: Interruption) -> tuple[str, int]:
+    def _prefill(
+        self, tokens: list[int], interrupted: Interruption, chunk: int = PREFILL_CHUNK
+    ) -> tuple[str, int]:
         """Evaluate all but the last prompt token in chunks, reusing what the cache already has.
 
         Returns why it stopped early ("" when it did not) and how many tokens it evaluated; what
@@ -210,10 +314,10 @@ class LlamaCppBackend:
         if common < llm.n_tokens:
             llm._ctx.kv_cache_seq_rm(-1, common, -1)
             llm.n_tokens = common
-        for start in range(common, len(tokens) - 1, PREFILL_CHUNK):
+        for start in range(common, len(tokens) - 1, chunk):
             if reason := interrupted():
                 return reason, start - common
-            llm.eval(tokens[start : min(start + PREFILL_CHUNK, len(tokens) - 1)])
+            llm.eval(tokens[start : min(start + chunk, len(tokens) - 1)])
         return "", max(0, len(tokens) - 1 - common)
 
     def _common_prefix(self, tokens: list[int]) -> int:
@@ -229,21 +333,28 @@ class LlamaCppBackend:
         (llama.cpp re-rotates the keys), so only the newly typed text needs evaluating.
         """
         llm = self._llm
-        probe = tokens[common : common + SHIFT_PROBE]
-        cached = llm.input_ids[: llm.n_tokens]
-        if len(probe) < SHIFT_PROBE:
+        start = self._shift_source(tokens, common)
+        if start is None:
             return common
-        for start in np.flatnonzero(cached[common + 1 :] == probe[0]) + common + 1:
-            if list(cached[start : start + SHIFT_PROBE]) == probe:
-                break
-        else:
-            return common
-        start, end, gap = int(start), llm.n_tokens, int(start) - common
+        end, gap = llm.n_tokens, start - common
         llm._ctx.kv_cache_seq_rm(SEQUENCE, common, start)
         llm._ctx.kv_cache_seq_shift(SEQUENCE, start, end, -gap)
         llm.input_ids[common : end - gap] = llm.input_ids[start:end].copy()
         llm.n_tokens = end - gap
         return self._common_prefix(tokens)
+
+    def _shift_source(self, tokens: list[int], common: int) -> int | None:
+        """Where in the cache the prompt continues after `common` (the lines above it scrolled
+        out of the window), or None when it does not."""
+        llm = self._llm
+        probe = tokens[common : common + SHIFT_PROBE]
+        cached = llm.input_ids[: llm.n_tokens]
+        if len(probe) < SHIFT_PROBE:
+            return None
+        for start in np.flatnonzero(cached[common + 1 :] == probe[0]) + common + 1:
+            if list(cached[start : start + SHIFT_PROBE]) == probe:
+                return int(start)
+        return None
 
     def _sample(
         self,
@@ -291,6 +402,10 @@ def _load(model_path: Path, context_tokens: int, threads: int, adapter: str) -> 
             f"cannot load {what}model {model_path}: llama.cpp rejected it "
             "(truncated or corrupt GGUF?)"
         ) from exc
+
+
+def _pointer(buffer: np.ndarray) -> ctypes._Pointer:
+    return buffer.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))
 
 
 def _ms(start: float, end: float | None = None) -> float:

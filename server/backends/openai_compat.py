@@ -14,6 +14,7 @@ import time
 import httpx
 
 from ghostwright.server.backends.base import (
+    Alternative,
     CancelCheck,
     Generation,
     GenerationParams,
@@ -87,6 +88,7 @@ class OpenAICompatBackend:
         params: GenerationParams,
         should_stop: StopCheck | None = None,
         should_cancel: CancelCheck | None = None,
+        alternative: Alternative | None = None,
     ) -> Generation:
         interrupted = self._requests.interruption(
             self._requests.issue(), should_cancel, params.time_limit_s

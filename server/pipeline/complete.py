@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ghostwright.server.backends.base import Backend, CancelCheck, GenerationParams
+from ghostwright.server.backends.calibration import MIN_COLD_WINDOW, budgets
 from ghostwright.server.pipeline.context import Budget, Window, build_window
 from ghostwright.server.pipeline.postprocess import Hole, open_brackets, trim
 
@@ -28,6 +29,10 @@ class CompletionOptions:
     max_tokens: int = 128
     time_limit_s: float = 3.0
     tab_size: int = 4
+    # A visible suggestion's latency budget (0: none, as for evaluation): with a calibrated
+    # backend, a request whose window cannot be evaluated in time is answered from a window
+    # sized to fit it (the cold window), while the full one keeps being evaluated.
+    latency_budget_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ class CompletionResult:
     stop_reason: str
     raw: str = ""
     error: str = ""
+    evaluated_tokens: int = -1  # prompt tokens computed for it (the rest came from the cache)
+    cold: bool = False  # answered from the cold window: the full one was not evaluated in time
 
 
 @dataclass(frozen=True)
@@ -96,10 +103,10 @@ class Completer:
             budget = replace(budget, prompt_tokens=tokens)
         self._budget = replace(budget, suffix_in_prompt=backend.prompt_format.is_fim)
 
-    def prepare(self, request: CompletionRequest) -> Prepared:
+    def prepare(self, request: CompletionRequest, budget: Budget | None = None) -> Prepared:
         """Window, prompt and post-processing context for `request` (no model call)."""
         window = build_window(
-            request.text, request.line, request.column, self._budget, self._count_tokens
+            request.text, request.line, request.column, budget or self._budget, self._count_tokens
         )
         # A prompt ending in spaces splits tokens where training never did ("return" + " x" is
         # one token pair, "return " + "x" another): leave the spaces out, let the model write them.
@@ -124,10 +131,14 @@ class Completer:
             return self._empty(started, "blind-suffix")
         max_tokens = request.max_tokens or self.options.max_tokens
         time_limit_s = request.time_limit_s or self.options.time_limit_s
-        params = GenerationParams(max_tokens, time_limit_s)
+        cold, prompt_budget_ms = self._cold(request)
+        params = GenerationParams(max_tokens, time_limit_s, prompt_budget_ms)
+        alternative = (cold.prompt, cold.should_stop) if cold is not None else None
         generation = self.backend.generate(
-            prepared.prompt, params, prepared.should_stop, should_cancel
+            prepared.prompt, params, prepared.should_stop, should_cancel, alternative
         )
+        if generation.alternative and cold is not None:
+            prepared = cold
         usable = generation.stop_reason not in ("cancelled", "superseded", "error")
         # A body cut short by time is not a body: comment-to-code never writes half of one.
         usable = usable and not (request.block and generation.stop_reason == "time")
@@ -145,7 +156,22 @@ class Completer:
             stop_reason=generation.stop_reason,
             raw=generation.text,
             error=generation.error,
+            evaluated_tokens=generation.evaluated,
+            cold=generation.alternative,
         )
+
+    def _cold(self, request: CompletionRequest) -> tuple[Prepared | None, float]:
+        """The cold window's preparation and the prompt budget, when the budget is tighter than
+        the full window at this backend's calibrated speed (None: the full window always)."""
+        speed = getattr(self.backend, "speed", None)
+        if speed is None or self.options.latency_budget_ms <= 0 or request.block:
+            return None, 0.0
+        plan = budgets(speed, self.options.latency_budget_ms)
+        if plan.cold_window >= self._budget.prompt_tokens:
+            return None, plan.prompt_ms
+        budget = replace(self._budget, prompt_tokens=max(MIN_COLD_WINDOW, plan.cold_window))
+        # No snippets either: retrieval's tokens would cost the cold request what it lacks.
+        return self.prepare(replace(request, retrieval=False), budget), plan.prompt_ms
 
     def _empty(self, started: float, reason: str) -> CompletionResult:
         latency = (time.perf_counter() - started) * 1000.0

@@ -70,7 +70,7 @@ def test_request_max_lines_overrides_the_option():
 class TimedOut(FakeBackend):
     """A model that ran out of time two lines into its answer."""
 
-    def generate(self, prompt, params, should_stop=None, should_cancel=None):
+    def generate(self, prompt, params, should_stop=None, should_cancel=None, alternative=None):
         self.limits = getattr(self, "limits", []) + [params.time_limit_s]
         return Generation("total = 0\n    for item in items:\n        total +=", 10, 12, "time")
 
