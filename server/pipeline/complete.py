@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ghostwright.server.backends.base import Backend, CancelCheck, GenerationParams
-from ghostwright.server.backends.calibration import MIN_COLD_WINDOW, budgets
+from ghostwright.server.backends.calibration import MIN_COLD_WINDOW, budgets, suffix_cap
 from ghostwright.server.pipeline.context import Budget, Window, build_window
 from ghostwright.server.pipeline.postprocess import Hole, open_brackets, trim
 
@@ -102,6 +102,10 @@ class Completer:
             tokens = max(64, budget.prompt_tokens - retriever.options.tokens)
             budget = replace(budget, prompt_tokens=tokens)
         self._budget = replace(budget, suffix_in_prompt=backend.prompt_format.is_fim)
+        speed = getattr(backend, "speed", None)
+        if speed is not None and self.options.latency_budget_ms > 0:
+            cap = suffix_cap(speed, self.options.latency_budget_ms)
+            self._budget = replace(self._budget, suffix_cap=cap)
 
     def prepare(self, request: CompletionRequest, budget: Budget | None = None) -> Prepared:
         """Window, prompt and post-processing context for `request` (no model call)."""

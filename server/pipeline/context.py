@@ -27,10 +27,14 @@ class Budget:
     # Prefix-only formats never put the suffix in the prompt: the prefix gets the whole budget and
     # the suffix window is read only by post-processing.
     suffix_in_prompt: bool = True
+    # At most this many suffix tokens (0: no cap): every keystroke re-evaluates a FIM prompt's
+    # suffix, so a slow machine gets fewer lines after the cursor (calibration.suffix_cap).
+    suffix_cap: int = 0
 
     @property
     def suffix_tokens(self) -> int:
-        return int(self.prompt_tokens * self.suffix_share)
+        share = int(self.prompt_tokens * self.suffix_share)
+        return min(share, self.suffix_cap) if self.suffix_cap else share
 
     @property
     def prefix_tokens(self) -> int:
