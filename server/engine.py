@@ -121,6 +121,7 @@ class Engine:
         self._sequence = itertools.count(1)
         self._latest = 0
         self.latencies: deque[float] = deque(maxlen=RECENT_LATENCIES)
+        self.last: dict | None = None  # what the latest answered request cost
         self.state = "not loaded"
         self.index: IndexService | None = None
 
@@ -204,6 +205,24 @@ class Engine:
             raise
         return result
 
+    def prefill(self, request: CompletionRequest) -> bool:
+        """Evaluate the prompt `request` would have, in the background, so the first real
+        request there finds it warm (llama.vim's idea). False when the backend cannot."""
+        completer = self._completer
+        if completer is None or not hasattr(completer.backend, "warm"):
+            return False
+        self._workers.submit(self._prefill, completer, request)
+        return True
+
+    @staticmethod
+    def _prefill(completer: Completer, request: CompletionRequest) -> None:
+        try:
+            # The very prompt a request here would send, snippets included: a prefix that
+            # differed anywhere (the repo-level header comes first) would be of no use.
+            completer.backend.warm(completer.prepare(request).prompt)
+        except Exception:  # a prefill is a favour: it must never break anything
+            logger.exception("prefill failed")
+
     def _complete(
         self, ticket: int, request: CompletionRequest, should_cancel: CancelCheck | None
     ) -> CompletionResult | None:
@@ -222,6 +241,13 @@ class Engine:
         )
         if result.stop_reason not in ("cancelled", "superseded", "blind-suffix"):
             self.latencies.append(result.latency_ms)
+            self.last = {
+                "prompt_tokens": result.prompt_tokens,
+                "evaluated_tokens": result.evaluated_tokens,
+                "cold": result.cold,
+                "latency_ms": round(result.latency_ms, 1),
+                "stop_reason": result.stop_reason,
+            }
         if result.error:
             logger.warning("completion failed: %s", result.error)
         return result
@@ -246,6 +272,8 @@ class Engine:
             "selection": getattr(backend, "selection", None) or None,
             "speed": speed_report(backend, self.settings) if backend else None,
             "latency_ms": {"p50": at(0.5), "p95": at(0.95), "count": len(recent)},
+            "last_request": self.last,
+            "background": dict(getattr(backend, "background", None) or {}) or None,
         }
 
     def close(self) -> None:

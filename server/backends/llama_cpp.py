@@ -94,6 +94,9 @@ class LlamaCppBackend:
         self._can_shift = bool(llama_cpp.llama_memory_can_shift(self._llm._ctx.memory))
         self._lock = threading.Lock()
         self._requests = NewestWins()
+        self._background = 0  # the newest background evaluation; older ones stop
+        # What background evaluation did (status and tests read it): tokens evaluated in all.
+        self.background = {"running": False, "tokens": 0}
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ghostwright-llama")
         self._calibration_key = calibration.calibration_key(
             self.model_path, self.threads, self.adapter
@@ -123,9 +126,15 @@ class LlamaCppBackend:
         self._worker.submit(lambda: None).result()
 
     def warm(self, prompt: str) -> None:
-        """Evaluate `prompt` in the background (prefill) until a request arrives."""
+        """Evaluate `prompt` in the background (prefill) until a request or a newer prefill
+        arrives: of several documents, the one the user went to last wins."""
         tokens = self._fit(self._tokenize(prompt), GenerationParams())
-        self._worker.submit(self._keep_evaluating, self._requests.latest, tokens)
+        self._evaluate_later(self._requests.latest, tokens)
+
+    def _evaluate_later(self, ticket: int, tokens: list[int]) -> None:
+        """Queue background evaluation; it makes every earlier queued one stale."""
+        self._background += 1
+        self._worker.submit(self._keep_evaluating, ticket, self._background, tokens)
 
     def _measure_speed(self) -> calibration.Speed:
         """The timed run: evaluate real code, then generate from it (greedy), on a clean cache."""
@@ -196,7 +205,7 @@ class LlamaCppBackend:
                 return Generation("", 0, 0, "error", error=str(exc))
         if generation.alternative or (generation.stop_reason == "time" and tokens):
             # Nobody may ask again for a while: finish the full prompt meanwhile.
-            self._worker.submit(self._keep_evaluating, ticket, tokens)
+            self._evaluate_later(ticket, tokens)
         return generation
 
     def _tokenize(self, prompt: str) -> list[int]:
@@ -250,22 +259,27 @@ class LlamaCppBackend:
             self._llm.input_ids[: ids.size] = ids
             self._llm.n_tokens = int(ids.size)
 
-    def _keep_evaluating(self, ticket: int, tokens: list[int]) -> None:
+    def _keep_evaluating(self, ticket: int, mine: int, tokens: list[int]) -> None:
         """Background prefill of `tokens`, in chunks small enough to yield to a new request."""
 
         def newer_request() -> str:
-            return "superseded" if self._requests.latest != ticket else ""
+            stale = self._requests.latest != ticket or self._background != mine
+            return "superseded" if stale else ""
 
         if newer_request():
             return
         chunk = max(WARM_CHUNK_MIN, int(self.speed.prompt_tps * WARM_CHUNK_S))
         with self._lock:
+            self.background["running"] = True
             try:
                 reason, evaluated = self._prefill(tokens, newer_request, chunk)
             except Exception:  # background work must never take the server down
                 logger.exception("background evaluation failed")
                 self._llm.reset()
                 return
+            finally:
+                self.background["running"] = False
+        self.background["tokens"] += evaluated
         logger.debug("background evaluation: %d tokens (%s)", evaluated, reason or "complete")
 
     def _decode(

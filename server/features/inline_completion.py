@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from ghostwright.server.app import GhostwrightServer
 
 WORD_BEFORE = re.compile(r"[A-Za-z0-9_]*$")
+# Sent by the editors when the user arrives at a place (a buffer entered, the cursor resting):
+# {"textDocument": {"uri": ...}, "position": {"line": ..., "character": ...}}.
+PREFILL = "ghostwright/prefill"
 
 
 async def suggest(
@@ -52,6 +55,16 @@ def register(server: GhostwrightServer) -> None:
         )
         return types.InlineCompletionList(items=[item])
 
+    @server.feature(PREFILL)
+    def prefill(ls: GhostwrightServer, params: Any) -> None:
+        """Evaluate the window at the user's cursor before anything is asked there."""
+        where = _prefill_position(params)
+        if where is None or not ls.engine.ready:
+            return
+        request = completion_request(ls, *where)
+        if request is not None:
+            ls.engine.prefill(request)
+
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions())
     async def completion(
         ls: GhostwrightServer,
@@ -80,3 +93,17 @@ def register(server: GhostwrightServer) -> None:
             command=ls.feedback.shown(uri, request, result) if ls.feedback else None,
         )
         return types.CompletionList(is_incomplete=True, items=[item])
+
+
+def _prefill_position(params: Any) -> tuple[str, types.Position] | None:
+    """(uri, position) from the notification's parameters; None when they are malformed."""
+
+    def field(value: Any, name: str) -> Any:
+        return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+
+    uri = field(field(params, "textDocument"), "uri")
+    position = field(params, "position")
+    line, character = field(position, "line"), field(position, "character")
+    if not isinstance(uri, str) or not isinstance(line, int) or not isinstance(character, int):
+        return None
+    return uri, types.Position(line, character)

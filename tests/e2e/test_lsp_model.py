@@ -83,3 +83,42 @@ async def test_code_action_generates_a_body(client: LanguageClient):
     (edit,) = change.edits
     assert edit.range.start == types.Position(2, 0) and edit.new_text.strip()
     assert edit.new_text.startswith("    ")
+
+
+async def test_prefill_makes_the_first_request_warm(client: LanguageClient):
+    """The editor says where the cursor rests; the window there is evaluated before anyone
+    asks, so the first request only evaluates what changed."""
+    from tests.integration.test_compute_aware import long_document
+
+    text, line, column = long_document(before=1500)
+    uri = "file:///work/demo/long.py"
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)
+        )
+    )
+    client.protocol.notify(
+        "ghostwright/prefill",
+        {"textDocument": {"uri": uri}, "position": {"line": line, "character": column}},
+    )
+    for _ in range(600):  # until the background evaluation has run and finished
+        status = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="ghostwright.status")
+        )
+        if status["background"]["tokens"] > 1000 and not status["background"]["running"]:
+            break
+        await asyncio.sleep(0.1)
+    assert status["background"]["tokens"] > 1000, status
+    result = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri),
+            position=types.Position(line, column),
+            context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Invoked),
+        )
+    )
+    status = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="ghostwright.status")
+    )
+    last = status["last_request"]
+    assert last["prompt_tokens"] > 1000 and last["evaluated_tokens"] < 32, last
+    assert not last["cold"] and result is not None and result.items[0].insert_text.strip()

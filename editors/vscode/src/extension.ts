@@ -17,6 +17,8 @@ import { ServerStatus, statusView } from "./status";
 
 const SECTION = "ghostwright";
 const STATUS_EVERY_MS = 5000;
+// The cursor has rested this long: the server evaluates the window there before anyone asks.
+const PREFILL_AFTER_MS = 300;
 let client: LanguageClient | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
@@ -68,6 +70,28 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
       void refreshStatus();
     }),
+  );
+  let prefillTimer: ReturnType<typeof setTimeout> | undefined;
+  const prefillSoon = (editor: vscode.TextEditor | undefined) => {
+    clearTimeout(prefillTimer);
+    if (editor === undefined || !isEnabled()) {
+      return;
+    }
+    prefillTimer = setTimeout(() => {
+      if (!client?.isRunning() || vscode.window.activeTextEditor !== editor) {
+        return;
+      }
+      const position = editor.selection.active;
+      void client.sendNotification("ghostwright/prefill", {
+        textDocument: { uri: client.code2ProtocolConverter.asUri(editor.document.uri) },
+        position: { line: position.line, character: position.character },
+      });
+    }, PREFILL_AFTER_MS);
+  };
+  context.subscriptions.push(
+    vscode.window.onDidChangeActiveTextEditor(prefillSoon),
+    vscode.window.onDidChangeTextEditorSelection((event) => prefillSoon(event.textEditor)),
+    { dispose: () => clearTimeout(prefillTimer) },
   );
   const timer = setInterval(() => void refreshStatus(), STATUS_EVERY_MS);
   context.subscriptions.push({ dispose: () => clearInterval(timer) });

@@ -58,6 +58,17 @@ function M.get(bufnr)
   return nil
 end
 
+-- Tell the server where the cursor rests, so it evaluates the window there before anything is
+-- asked (the first suggestion then comes from a warm cache). Cheap: a notification.
+function M.prefill(bufnr)
+  local client = M.get(bufnr)
+  if client == nil or bufnr ~= vim.api.nvim_get_current_buf() then
+    return
+  end
+  local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+  client.notify("ghostwright/prefill", params)
+end
+
 function M.all()
   local found = {}
   for _, id in pairs(clients) do

@@ -43,9 +43,13 @@ local function map_native_keys(bufnr)
 end
 
 local function on_buffer(bufnr)
-  if require("ghostwright.client").attach(bufnr) == nil then
+  local client = require("ghostwright.client")
+  if client.attach(bufnr) == nil then
     return
   end
+  -- Entering a buffer or resting the cursor: the server evaluates the window there meanwhile.
+  vim.api.nvim_create_autocmd({ "BufEnter", "CursorHold", "CursorHoldI" }, { group = group,
+    buffer = bufnr, callback = function() client.prefill(bufnr) end })
   if native_available() then
     map_native_keys(bufnr)
     return
