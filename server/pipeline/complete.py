@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ghostwright.server.backends.base import Backend, CancelCheck, GenerationParams
 from ghostwright.server.backends.calibration import MIN_COLD_WINDOW, budgets, suffix_cap
 from ghostwright.server.pipeline.context import Budget, Window, build_window
-from ghostwright.server.pipeline.postprocess import Hole, open_brackets, trim
+from ghostwright.server.pipeline.postprocess import Hole, open_brackets, reads_as_whole, trim
 
 if TYPE_CHECKING:
     from ghostwright.server.pipeline.retrieval import Retriever
@@ -146,9 +146,7 @@ class Completer:
         usable = generation.stop_reason not in ("cancelled", "superseded", "error")
         # A body cut short by time is not a body: comment-to-code never writes half of one.
         usable = usable and not (request.block and generation.stop_reason == "time")
-        raw = generation.text
-        if generation.stop_reason in ("length", "time") and "\n" in raw:
-            raw = raw[: raw.rfind("\n")]  # cut off mid-line: only whole lines are worth showing
+        raw = _whole_lines(generation.text, generation.stop_reason, prepared)
         completion = prepared.finish(raw, generation.stop_reason == "eos")
         return CompletionResult(
             completion=completion if usable else "",
@@ -197,6 +195,18 @@ class Completer:
             block=request.block,
             tab_size=self.options.tab_size,
         )
+
+
+def _whole_lines(raw: str, stop_reason: str, prepared: Prepared) -> str:
+    """Output cut off by the token or time limit, without the line it was still writing: a
+    shorter suggestion is fine, a syntactically cut one is not. A first line cut off is kept
+    only when it reads as finished."""
+    if stop_reason not in ("length", "time"):
+        return raw
+    if "\n" in raw:
+        return raw[: raw.rfind("\n")]
+    text = _strip_healed(raw, prepared.healed)
+    return raw if reads_as_whole(text, prepared.hole) else ""
 
 
 def _blind(hole: Hole) -> bool:

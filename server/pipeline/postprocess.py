@@ -22,6 +22,7 @@ TRAILING_PUNCTUATION = re.compile(r"[\s)\]}\"'`;,:]*")
 # String literals (ending at their quote or the line end) and line comments.
 NOT_CODE = re.compile(r"""(["'`])(?:\\.|(?!\1)[^\\\n])*\1?|#[^\n]*|//[^\n]*""")
 BRACKET = re.compile(r"[()\[\]{}]")
+STRING = re.compile(r"""(["'`])(?:\\.|(?!\1)[^\\\n])*(\1)?""")  # group 2: the closing quote
 # A line this long (stripped) seen twice in one suggestion means the model is looping.
 MIN_REPEATED_LINE = 10
 # The same short unit four or more times in a row inside one line: the model is looping.
@@ -250,3 +251,23 @@ def _net_brackets(text: str) -> int:
 def open_brackets(text: str) -> str:
     """Brackets `text` leaves open, innermost last (string literals skipped)."""
     return "".join(_open_brackets(text))
+
+
+# A line cut off while it was being written shows it by its end: an operator, a comma or dot, an
+# open bracket, a keyword that needs an operand.
+DANGLING = re.compile(
+    r"([-+*/%=<>&|^~,.(\[{\\@!]|\b(and|or|not|in|is|if|else|return|yield|lambda|await|"
+    r"import|from|as|def|class|with|for|while|elif|raise|assert|del|new|let|const|var))\s*$"
+)
+
+
+def reads_as_whole(line: str, hole: Hole) -> bool:
+    """A line the model was still writing when time ran out may be shown only when it reads as
+    finished: with the code around the cursor its brackets close and no string is left open, and
+    it does not end in an operator or a keyword that needs more."""
+    whole = hole.line_prefix + line + hole.line_suffix
+    if any(match.group(2) is None for match in STRING.finditer(whole)):
+        return False
+    if _open_brackets(whole) or _balance(line, hole) != line:
+        return False
+    return bool(line.strip()) and not DANGLING.search(line.rstrip())

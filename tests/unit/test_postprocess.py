@@ -147,3 +147,25 @@ def test_block_end_uses_the_inferred_indentation():
     column_zero = hole("", previous_line="        if x:", next_line="        return y")
     raw = "            return False\n        return k % 2 == 0\n"
     assert trim(raw, column_zero, complete=True).text == "            return False"
+
+
+@pytest.mark.parametrize(
+    ("line_prefix", "line", "line_suffix", "whole"),
+    [
+        ("    return ", "sum(item.price for item in items)", "", True),
+        ("    return ", "sum(item.price / len(", "", False),  # issue 21's cut-off edit
+        ("    total = ", "price *", "", False),
+        ("    name = ", "'unterminated", "", False),
+        ("    if ", "value is None:", "", True),
+        ("    print(", "total", ")", True),  # the closer is already after the cursor
+        ("    x = ", "a and", "", False),
+        ("    ", "return", "", False),
+        ("    label = ", 'f"{name}: {value}"', "", True),
+    ],
+)
+def test_a_line_cut_off_by_time_is_shown_only_when_it_reads_as_whole(
+    line_prefix, line, line_suffix, whole
+):
+    from ghostwright.server.pipeline.postprocess import reads_as_whole
+
+    assert reads_as_whole(line, hole(line_prefix, line_suffix)) is whole
