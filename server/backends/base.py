@@ -46,8 +46,9 @@ class Generation:
     alternative: bool = False  # answered from the alternative (shorter, cold) prompt
 
 
-# A shorter prompt and its stop check, for when the full prompt cannot be evaluated in time.
-Alternative = tuple[str, "StopCheck | None"]
+# Builds a shorter prompt and its stop check, for when the full prompt cannot be evaluated in
+# time: called only then, so a warm request never pays for a second window.
+Alternative = Callable[[], tuple[str, StopCheck | None]]
 
 
 class Backend(Protocol):

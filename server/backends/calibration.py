@@ -72,12 +72,9 @@ class Budgets:
 
     budget_ms: float
     line_ms: float  # generating a typical first line
+    prompt_ms: float  # what is left of the budget for evaluating the prompt
     warm_ms: float  # a keystroke's request: the tail evaluated, then a line generated
     cold_window: int  # prompt tokens a cold request can evaluate in time
-
-    @property
-    def prompt_ms(self) -> float:
-        return max(0.0, self.budget_ms - self.line_ms)
 
     @property
     def fits(self) -> bool:
@@ -100,6 +97,7 @@ def budgets(speed: Speed, latency_budget_ms: float, *, fim: bool = False) -> Bud
     return Budgets(
         budget_ms=float(latency_budget_ms),
         line_ms=line_ms,
+        prompt_ms=prompt_ms,
         warm_ms=speed.prompt_ms(tail) + line_ms,
         cold_window=int(speed.prompt_tps * prompt_ms / 1000.0),
     )

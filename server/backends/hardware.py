@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -16,9 +17,8 @@ def physical_cores() -> int:
 
 def _cores_from_cpuinfo() -> int:
     """Distinct (physical id, core id) pairs in /proc/cpuinfo; 0 where that file is absent."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
+    text = _cpuinfo()
+    if not text:
         return 0
     pairs: set[tuple[str, str]] = set()
     physical = core = ""
@@ -72,12 +72,17 @@ def cpu_flags() -> list[str]:
     return [flag for flag in SPEED_FLAGS if flag in present]
 
 
-def _cpuinfo_field(name: str) -> str:
+@functools.cache
+def _cpuinfo() -> str:
+    """/proc/cpuinfo, read once: the CPU does not change while the process runs."""
     try:
-        text = Path("/proc/cpuinfo").read_text()
+        return Path("/proc/cpuinfo").read_text()
     except OSError:
         return ""
-    for line in text.splitlines():
+
+
+def _cpuinfo_field(name: str) -> str:
+    for line in _cpuinfo().splitlines():
         key, _, value = line.partition(":")
         if key.strip() == name:
             return value.strip()

@@ -147,8 +147,7 @@ class LlamaCppBackend:
             llm.eval(tokens[:8])  # page the weights in first: a cold mmap is not the CPU's speed
             self._clear_cache()
             started = time.perf_counter()
-            for start in range(0, len(tokens) - 1, PREFILL_CHUNK):
-                llm.eval(tokens[start : min(start + PREFILL_CHUNK, len(tokens) - 1)])
+            self._prefill(tokens, lambda: "")  # in the chunks a real request evaluates in
             prompt_s = time.perf_counter() - started
             started, count = time.perf_counter(), 0
             for _ in llm.generate(tokens, temp=0.0, repeat_penalty=1.0):
@@ -235,7 +234,7 @@ class LlamaCppBackend:
         interrupted: Interruption,
     ) -> Generation:
         """Answer from the short prompt; keep the cache's progress on the full one."""
-        prompt, should_stop = alternative
+        prompt, should_stop = alternative()
         saved = self._save() if self._common_prefix(tokens) >= KEEP_MIN_TOKENS else None
         short = self._fit(self._tokenize(prompt), params)
         generation = self._decode(short, params, should_stop, interrupted)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from ghostwright.server.backends.base import Backend, CancelCheck, GenerationParams
+from ghostwright.server.backends.base import Backend, CancelCheck, GenerationParams, StopCheck
 from ghostwright.server.backends.calibration import MIN_COLD_WINDOW, budgets, suffix_cap
 from ghostwright.server.pipeline.context import Budget, Window, build_window
 from ghostwright.server.pipeline.postprocess import Hole, open_brackets, reads_as_whole, trim
@@ -135,14 +135,24 @@ class Completer:
             return self._empty(started, "blind-suffix")
         max_tokens = request.max_tokens or self.options.max_tokens
         time_limit_s = request.time_limit_s or self.options.time_limit_s
-        cold, prompt_budget_ms = self._cold(request)
+        cold_budget, prompt_budget_ms = self._cold_budget(request)
         params = GenerationParams(max_tokens, time_limit_s, prompt_budget_ms)
-        alternative = (cold.prompt, cold.should_stop) if cold is not None else None
+        cold: list[Prepared] = []
+
+        def alternative() -> tuple[str, StopCheck]:
+            # No snippets: retrieval's tokens would cost the cold request what it lacks.
+            cold.append(self.prepare(replace(request, retrieval=False), cold_budget))
+            return cold[0].prompt, cold[0].should_stop
+
         generation = self.backend.generate(
-            prepared.prompt, params, prepared.should_stop, should_cancel, alternative
+            prepared.prompt,
+            params,
+            prepared.should_stop,
+            should_cancel,
+            alternative if cold_budget is not None else None,
         )
-        if generation.alternative and cold is not None:
-            prepared = cold
+        if generation.alternative and cold:
+            prepared = cold[0]
         usable = generation.stop_reason not in ("cancelled", "superseded", "error")
         # A body cut short by time is not a body: comment-to-code never writes half of one.
         usable = usable and not (request.block and generation.stop_reason == "time")
@@ -162,18 +172,17 @@ class Completer:
             cold=generation.alternative,
         )
 
-    def _cold(self, request: CompletionRequest) -> tuple[Prepared | None, float]:
-        """The cold window's preparation and the prompt budget, when the budget is tighter than
-        the full window at this backend's calibrated speed (None: the full window always)."""
+    def _cold_budget(self, request: CompletionRequest) -> tuple[Budget | None, float]:
+        """The cold window's budget and the prompt budget, when the budget is tighter than the
+        full window at this backend's calibrated speed (None: the full window always)."""
         speed = getattr(self.backend, "speed", None)
         if speed is None or self.options.latency_budget_ms <= 0 or request.block:
             return None, 0.0
         plan = budgets(speed, self.options.latency_budget_ms)
         if plan.cold_window >= self._budget.prompt_tokens:
             return None, plan.prompt_ms
-        budget = replace(self._budget, prompt_tokens=max(MIN_COLD_WINDOW, plan.cold_window))
-        # No snippets either: retrieval's tokens would cost the cold request what it lacks.
-        return self.prepare(replace(request, retrieval=False), budget), plan.prompt_ms
+        cold = replace(self._budget, prompt_tokens=max(MIN_COLD_WINDOW, plan.cold_window))
+        return cold, plan.prompt_ms
 
     def _empty(self, started: float, reason: str) -> CompletionResult:
         latency = (time.perf_counter() - started) * 1000.0
