@@ -203,15 +203,16 @@ def _prepare(
     if args.gate_cases is not None and args.gate_cases < 1:
         raise GhostwrightError("--gate-cases must be at least 1")
     config = load_config(args.config, overrides, recipe_yaml)
-    if config.get("model", "default") == "default":
-        config["model"] = settings.model
     progress = TrainProgress(args.progress_json)
     home = _home(args)
     kind = kind or f"stage-{args.stage}"
     run_dir = Path(config["output_dir"] or run_folder(home, kind, args.resume))
     saved = run_dir / "train-config.json"
-    if args.resume and saved.is_file():  # the run's own data and start, whatever changed since
-        previous = json.loads(saved.read_text())
+    previous = json.loads(saved.read_text()) if args.resume and saved.is_file() else None
+    if config.get("model", "default") == "default":
+        kept = (previous or {}).get("model")  # a resumed run keeps its base
+        config["model"] = kept or _training_base(settings, home, args.stage)
+    if previous is not None:  # the run's own data and start, whatever changed since
         for key in (
             "dataset",
             "replay_dataset",
@@ -451,6 +452,24 @@ def run_folder(home: Path, kind: str, resume: bool) -> Path:
 
 def _stage_a_datasets() -> list[Path]:
     return sorted((_cache() / "stage-a" / "datasets").glob("stage-a-v*"))
+
+
+def _training_base(settings: Settings, home: Path, stage: str) -> str:
+    """The model a run trains on: the one the user named, else the one served. `auto` is pinned
+    to a tier here, since an adapter fits only the model it was trained on and auto may pick
+    another one later (an installed adapter keeps auto on its own base)."""
+    from ghostwright.server.adapters import UNCHOSEN_MODELS, installed_adapter
+    from ghostwright.server.auto_model import choose_model
+    from ghostwright.server.models import AUTO_MODEL
+
+    if settings.model.strip() not in UNCHOSEN_MODELS:
+        return settings.model
+    if settings.model.strip() != AUTO_MODEL:
+        return "default"
+    record = installed_adapter(home.parent if stage == "b" else None)
+    if record is not None and not record.get("model") and record.get("base_model"):
+        return str(record["base_model"])
+    return choose_model(settings).tier.name
 
 
 def _cache() -> Path:

@@ -48,6 +48,7 @@ def run_dpo_stage(args: argparse.Namespace, settings: Settings) -> int:
     run_dir = run_folder(root / ".ghostwright", KIND, args.resume)
     stage_b_settings = replace(
         settings,
+        model=str(stage_b.get("base_model") or settings.model),  # the base Stage B fits
         adapter=stage_b["path"],
         prompt_format=stage_b.get("prompt_format", "auto"),
         retrieval=False,
@@ -148,7 +149,7 @@ def _pairs(
                 limit=limit,
                 progress=lambda done, total: progress.cases("pairs", done, total),
             )
-    fmt = training_format(settings.model)
+    fmt = training_format(settings.model)  # the Stage B base (see run_dpo_stage)
     window = window_for(options.max_tokens)
     rows = [
         {**render_preference(fmt, pair, window), "source": pair.source}

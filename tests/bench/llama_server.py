@@ -50,7 +50,8 @@ def ensure_llama_server(log: callable = print) -> Path | None:  # type: ignore[v
             build = work / "build"
             subprocess.run(
                 ["cmake", "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
-                 "-DLLAMA_CURL=OFF", "-DGGML_NATIVE=ON", "-DLLAMA_BUILD_TESTS=OFF"],
+                 "-DLLAMA_CURL=OFF", "-DGGML_NATIVE=ON", "-DLLAMA_BUILD_TESTS=OFF",
+                 "-DBUILD_SHARED_LIBS=OFF"],  # one binary, copied out of the scratch build
                 check=True, capture_output=True, timeout=600,
             )  # fmt: skip
             subprocess.run(
@@ -79,7 +80,9 @@ def running(binary: Path, model: Path, threads: int, port: int = 8012) -> Iterat
         "-t", str(threads), "-tb", str(threads), "-c", "2048", "-ub", "512", "-b", "512",
         "--cache-reuse", "256", "-np", "1",
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its log goes to a file: a pipe nobody reads fills up and stalls the server mid-run.
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
@@ -90,9 +93,11 @@ def running(binary: Path, model: Path, threads: int, port: int = 8012) -> Iterat
             except OSError:
                 pass
             if process.poll() is not None:
-                raise RuntimeError(f"llama-server exited: {process.stderr.read()[-400:]!r}")
+                log.seek(0)
+                raise RuntimeError(f"llama-server exited: {log.read()[-400:]!r}")
             time.sleep(0.1)
         yield url
     finally:
         process.terminate()
         process.wait(30)
+        log.close()

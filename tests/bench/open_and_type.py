@@ -160,6 +160,7 @@ def cursor(text: str) -> tuple[int, int]:
 async def replay_ghostwright(items: list[Session], model: str, seed: int, think_s: float) -> dict:
     peer = RawPeer([sys.executable, "-m", "ghostwright.server", "serve"])
     peer.initialize({"model": model})
+    _wait_until_loaded(peer)  # the replay times typing, not loading (llama-server's side neither)
     side = Side()
     rng = random.Random(seed)
     pending: dict[int, Outcome] = {}
@@ -219,6 +220,19 @@ async def replay_ghostwright(items: list[Session], model: str, seed: int, think_
     peer.close()
     return {**side.report(), "model": status["model"], "selection": status.get("selection"),
             "speed": status.get("speed")}  # fmt: skip
+
+
+def _wait_until_loaded(peer: RawPeer, timeout_s: float = 900.0) -> None:
+    """Until the model is loaded (under `auto`, every tier may be calibrated first)."""
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        status = peer.call("workspace/executeCommand", {"command": "ghostwright.status"})
+        if status["result"]["state"] == "ready":
+            return
+        if status["result"]["state"].startswith("failed"):
+            raise RuntimeError(f"the server did not load its model: {status['result']}")
+        time.sleep(0.5)
+    raise RuntimeError("the server did not load its model in time")
 
 
 async def replay_llama_server(items: list[Session], url: str, seed: int, think_s: float) -> dict:

@@ -1,7 +1,7 @@
 """`ghostwright.train` and `ghostwright.distill` from the editor: a real child process (toy size,
-the real default model), `$/progress` with steps and ETA, the gate, the install the server then
-switches to, and cancel. The server itself runs the fake backend; the child trains and measures
-the real model."""
+the smallest real model, gemma-3-270m), `$/progress` with steps and ETA, the gate, the install
+the server then switches to, and cancel. The server itself runs the fake backend; the child
+trains and measures the real model."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def perimeter(width, height):
     return 2 * (width + height)
 '''
 TOY_RECIPE = """
+model: gemma-3-270m
 batch_size: 2
 max_tokens: 64
 lr: 1.0e-3
@@ -41,6 +42,7 @@ lora: {rank: 2, alpha: 4, dropout: 0.0, targets: [q_proj, v_proj]}
 
 
 TOY_DISTILL = """
+model: gemma-3-270m
 batch_size: 2
 max_tokens: 64
 max_steps: 2

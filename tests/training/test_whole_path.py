@@ -1,5 +1,5 @@
-"""The whole fine-tune path at toy size on the real default model: data -> train -> kill ->
-resume -> export -> logit check -> install -> load in llama.cpp -> complete."""
+"""The whole fine-tune path at toy size on a real model (the smallest tier): data -> train ->
+kill -> resume -> export -> logit check -> install -> load in llama.cpp -> complete."""
 
 from __future__ import annotations
 
@@ -24,7 +24,10 @@ SOURCE = '''def area(width, height):
 def perimeter(width, height):
     return 2 * (width + height)
 '''
+# The smallest packaged tier, named: `auto` would train whichever tier fits this machine.
+BASE = "model=gemma-3-270m"
 TOY = [
+    BASE,
     "batch_size=2",
     "max_tokens=64",
     "lr=1.0e-3",
@@ -203,7 +206,7 @@ def test_distill_command_prunes_checks_gates_and_installs_the_student(tmp_path: 
         (repo / f"shape{number}.py").write_text(SOURCE.replace("area", f"area{number}"))
     command = [
         *(sys.executable, "-m", "ghostwright.server", "distill", "--repo", str(repo)),
-        *("--progress-json", "--gate-cases", "4", "--min-retained", "0"),
+        *("--progress-json", "--gate-cases", "4", "--min-retained", "0", BASE),
         *("batch_size=2", "max_tokens=64", "max_steps=2", "teacher_examples=8", "lr=1e-5"),
         *("keep_layers=16", "quantization=f16", "checkpoint_every=1", "eval_every=0"),
         "replay_share=0",
@@ -262,7 +265,7 @@ def test_context_distillation_from_a_fine_tuned_teacher(tmp_path: Path):
 
     command = [
         *(*server, "distill", "--student", "context", "--repo", str(repo)),
-        *("--progress-json", "--gate-cases", "4", "--min-retained", "0"),
+        *("--progress-json", "--gate-cases", "4", "--min-retained", "0", BASE),
         *("max_steps=2", "teacher_examples=4", "batch_size=2", "student_prompt_tokens=96"),
         *("max_tokens=256", "teacher_max_tokens=1800", "checkpoint_every=1", "eval_every=0"),
     ]
@@ -334,7 +337,7 @@ def gguf_summary(path: Path) -> tuple[str, int, int, str]:
 def test_sequence_distillation_into_a_model_with_another_vocabulary(
     tmp_path: Path, smollm2_model_path: Path
 ):
-    """`ghostwright distill --student sequence` at toy size: the default model (262k Gemma
+    """`ghostwright distill --student sequence` at toy size: gemma-3-270m (262k Gemma
     vocabulary) completes the training holes; a LoRA on SmolLM2-135M (49k vocabulary) learns
     those completions in its own prompt format, is merged and exported as a whole SmolLM2
     GGUF, checked, gated against the teacher and installed as the served model."""

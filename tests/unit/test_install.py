@@ -135,3 +135,26 @@ def test_under_auto_an_installed_adapter_brings_the_model_it_was_trained_on(tmp_
     assert named.adapter.endswith("a.gguf") and named.model == "gemma-3-270m"
     other = with_installed_adapter(replace(Settings(), model="qwen2.5-coder-1.5b"), repo)
     assert other.model == "qwen2.5-coder-1.5b" and other.adapter == ""  # not trained for it
+
+
+def test_a_run_under_auto_trains_on_one_named_tier(tmp_path: Path, monkeypatch):
+    """An adapter fits only its base: a run under `auto` pins auto's current pick (or the
+    installed adapter's base, which auto then serves) so a later change of pick cannot split
+    the adapter from its model."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from ghostwright.server import auto_model
+    from ghostwright.server.config import Settings
+    from ghostwright.training.cli import _training_base
+
+    pick = SimpleNamespace(tier=SimpleNamespace(name="qwen2.5-coder-0.5b"))
+    monkeypatch.setattr(auto_model, "choose_model", lambda settings: pick)
+    home = tmp_path / "repo" / ".ghostwright"
+    assert _training_base(Settings(), home, "b") == "qwen2.5-coder-0.5b"
+    trained = replace(candidate(tmp_path, "a.gguf", 0.15, 0.20), base_model="gemma-3-270m")
+    install(trained, home / "adapters")
+    assert _training_base(Settings(), home, "b") == "gemma-3-270m"
+    named = replace(Settings(), model="qwen2.5-coder-1.5b")
+    assert _training_base(named, home, "b") == "qwen2.5-coder-1.5b"
+    assert _training_base(replace(Settings(), model="default"), home, "b") == "default"
