@@ -18,7 +18,13 @@ from ghostwright.server.backends import calibration
 from ghostwright.server.backends.hardware import resolve_threads
 from ghostwright.server.config import Settings
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.packaged_models import TIERS, Tier, ensure_tier, is_installed
+from ghostwright.server.packaged_models import (
+    TIERS,
+    Tier,
+    ensure_tier,
+    is_installed,
+    served_format,
+)
 
 if TYPE_CHECKING:
     from ghostwright.server.backends.llama_cpp import LlamaCppBackend
@@ -57,7 +63,9 @@ def choose_model(settings: Settings | None = None, *, keep_loaded: bool = False)
         backend = None
         if speed is None:
             options = LlamaOptions(
-                settings.context_tokens, settings.threads, _format(tier, settings)
+                settings.context_tokens,
+                settings.threads,
+                served_format(tier, settings.prompt_format),
             )
             backend = LlamaCppBackend(path, options)
             speed = backend.speed
@@ -84,16 +92,13 @@ def choose_model(settings: Settings | None = None, *, keep_loaded: bool = False)
 
 def settings_for(choice: Choice, settings: Settings) -> Settings:
     """The settings the chosen tier is served with (its prompt format, unless the user set one)."""
-    return replace(settings, model=str(choice.path), prompt_format=_format(choice.tier, settings))
+    chosen = served_format(choice.tier, settings.prompt_format)
+    return replace(settings, model=str(choice.path), prompt_format=chosen)
 
 
 def _fim(tier: Tier, settings: Settings) -> bool:
-    chosen = _format(tier, settings)
+    chosen = served_format(tier, settings.prompt_format)
     return tier.fim if chosen == "auto" else chosen != "prefix-only"
-
-
-def _format(tier: Tier, settings: Settings) -> str:
-    return tier.prompt_format if settings.prompt_format == "auto" else settings.prompt_format
 
 
 def _explain(

@@ -94,6 +94,12 @@ TIERS: tuple[Tier, ...] = tuple(
 )
 
 
+def served_format(tier: Tier, setting: str) -> str:
+    """The prompt format a tier is served with: the user's `prompt_format`, else the tier's own
+    (whether `auto` picked the tier or the user named it)."""
+    return tier.prompt_format if setting == "auto" else setting
+
+
 def tier_names() -> list[str]:
     return [tier.name for tier in TIERS]
 

@@ -5,6 +5,8 @@ The fake backend in `fake.py` is for tests and is deliberately not reachable fro
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ghostwright.server.backends.base import Backend
 from ghostwright.server.config import Settings
 
@@ -22,6 +24,7 @@ def create_backend(settings: Settings) -> Backend:
         )
     from ghostwright.server.backends.llama_cpp import LlamaCppBackend, LlamaOptions
     from ghostwright.server.models import AUTO_MODEL, resolve_model
+    from ghostwright.server.packaged_models import served_format, tier_named
 
     selection = ""
     if settings.model.strip() == AUTO_MODEL:
@@ -32,6 +35,8 @@ def create_backend(settings: Settings) -> Backend:
         if choice.backend is not None:
             choice.backend.selection = selection
             return choice.backend
+    elif (tier := tier_named(settings.model.strip())) is not None:
+        settings = replace(settings, prompt_format=served_format(tier, settings.prompt_format))
     options = LlamaOptions(
         settings.context_tokens, settings.threads, settings.prompt_format, settings.adapter
     )

@@ -81,6 +81,13 @@ class Budgets:
         """Typing gets a visible line within the budget, and a cold request sees some code."""
         return self.warm_ms <= self.budget_ms and self.cold_window >= MIN_COLD_WINDOW
 
+    @property
+    def deadline_ms(self) -> float:
+        """An inline request's whole time (llama.vim's t_max_prompt_ms + t_max_predict_ms): the
+        budget, or a keystroke's cost where that is more (a slow tier the user named still
+        shows its line)."""
+        return max(self.budget_ms, self.warm_ms)
+
     def describe(self) -> str:
         return (
             f"typing {self.warm_ms:.0f} ms per line, cold window {self.cold_window} tokens "

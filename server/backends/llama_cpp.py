@@ -42,10 +42,11 @@ from ghostwright.server.pipeline.prompts import PromptFormat, select_format
 
 logger = logging.getLogger(__name__)
 
-PREFILL_CHUNK = 128  # tokens evaluated between two checks for cancellation
-# Background evaluation yields to a real request within about this long (one chunk).
-WARM_CHUNK_S = 0.1
-WARM_CHUNK_MIN = 16
+# Prompt evaluation checks for cancellation and newer requests between chunks, so a chunk is
+# how long a new keystroke may wait: about CHUNK_S at the calibrated speed (128 tokens took
+# 1.2 s on an AVX2 core pair), within token bounds (under 16, llama.cpp loses throughput).
+CHUNK_S = 0.2
+CHUNK_MIN_TOKENS, CHUNK_MAX_TOKENS = 16, 128
 # Cached progress on the full prompt worth saving around a cold answer (state copy: ~0.1 s/1k).
 KEEP_MIN_TOKENS = 64
 # When the prompt's first lines scrolled away, this many tokens of the new prompt must be found
@@ -147,7 +148,7 @@ class LlamaCppBackend:
             llm.eval(tokens[:8])  # page the weights in first: a cold mmap is not the CPU's speed
             self._clear_cache()
             started = time.perf_counter()
-            self._prefill(tokens, lambda: "")  # in the chunks a real request evaluates in
+            self._prefill(tokens, lambda: "")  # the request path (largest chunks: no speed yet)
             prompt_s = time.perf_counter() - started
             started, count = time.perf_counter(), 0
             for _ in llm.generate(tokens, temp=0.0, repeat_penalty=1.0):
@@ -267,11 +268,10 @@ class LlamaCppBackend:
 
         if newer_request():
             return
-        chunk = max(WARM_CHUNK_MIN, int(self.speed.prompt_tps * WARM_CHUNK_S))
         with self._lock:
             self.background["running"] = True
             try:
-                reason, evaluated = self._prefill(tokens, newer_request, chunk)
+                reason, evaluated = self._prefill(tokens, newer_request)
             except Exception:  # background work must never take the server down
                 logger.exception("background evaluation failed")
                 self._llm.reset()
@@ -311,9 +311,7 @@ class LlamaCppBackend:
         logger.warning("prompt of %d tokens cut to %d", len(tokens), room)
         return tokens[:1] + tokens[len(tokens) - room + 1 :]
 
-    def _prefill(
-        self, tokens: list[int], interrupted: Interruption, chunk: int = PREFILL_CHUNK
-    ) -> tuple[str, int]:
+    def _prefill(self, tokens: list[int], interrupted: Interruption) -> tuple[str, int]:
         """Evaluate all but the last prompt token in chunks, reusing what the cache already has.
 
         Returns why it stopped early ("" when it did not) and how many tokens it evaluated; what
@@ -327,11 +325,18 @@ class LlamaCppBackend:
         if common < llm.n_tokens:
             llm._ctx.kv_cache_seq_rm(-1, common, -1)
             llm.n_tokens = common
+        chunk = self._chunk_tokens()
         for start in range(common, len(tokens) - 1, chunk):
             if reason := interrupted():
                 return reason, start - common
             llm.eval(tokens[start : min(start + chunk, len(tokens) - 1)])
         return "", max(0, len(tokens) - 1 - common)
+
+    def _chunk_tokens(self) -> int:
+        speed = getattr(self, "speed", None)  # None while the calibration itself runs
+        if speed is None:
+            return CHUNK_MAX_TOKENS
+        return int(min(CHUNK_MAX_TOKENS, max(CHUNK_MIN_TOKENS, speed.prompt_tps * CHUNK_S)))
 
     def _common_prefix(self, tokens: list[int]) -> int:
         """Length of the prompt prefix already in the KV cache (vectorised: on every request)."""

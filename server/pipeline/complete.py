@@ -15,6 +15,7 @@ from ghostwright.server.backends.base import Backend, CancelCheck, GenerationPar
 from ghostwright.server.backends.calibration import MIN_COLD_WINDOW, budgets, suffix_cap
 from ghostwright.server.pipeline.context import Budget, Window, build_window
 from ghostwright.server.pipeline.postprocess import Hole, open_brackets, reads_as_whole, trim
+from ghostwright.server.pipeline.typed_ahead import Shown, remainder, split_at
 
 if TYPE_CHECKING:
     from ghostwright.server.pipeline.retrieval import Retriever
@@ -97,6 +98,7 @@ class Completer:
         self.options = options or CompletionOptions()
         self.retriever = retriever
         self._count_tokens = lru_cache(maxsize=65536)(backend.count_tokens)
+        self._shown: Shown | None = None  # the last suggestion, for typing along it
         budget = self.options.budget
         if retriever is not None:  # snippets take their share of the prompt
             tokens = max(64, budget.prompt_tokens - retriever.options.tokens)
@@ -130,12 +132,18 @@ class Completer:
     ) -> CompletionResult:
         """The suggestion for `request`; "" when there is nothing worth showing."""
         started = time.perf_counter()
+        before, after = split_at(request.text, request.line, request.column)
+        if not request.block:
+            rest = remainder(self._shown, request.path, before, after)
+            if rest is not None:
+                self._shown = replace(self._shown, before=before, completion=rest)
+                return self._answer(started, rest, "typed-ahead")
+        self._shown = None
         prepared = self.prepare(request)
         if _blind(prepared.hole):
             return self._empty(started, "blind-suffix")
         max_tokens = request.max_tokens or self.options.max_tokens
-        time_limit_s = request.time_limit_s or self.options.time_limit_s
-        cold_budget, prompt_budget_ms = self._cold_budget(request)
+        cold_budget, prompt_budget_ms, time_limit_s = self._plan(request)
         params = GenerationParams(max_tokens, time_limit_s, prompt_budget_ms)
         cold: list[Prepared] = []
 
@@ -157,9 +165,11 @@ class Completer:
         # A body cut short by time is not a body: comment-to-code never writes half of one.
         usable = usable and not (request.block and generation.stop_reason == "time")
         raw = _whole_lines(generation.text, generation.stop_reason, prepared)
-        completion = prepared.finish(raw, generation.stop_reason == "eos")
+        completion = prepared.finish(raw, generation.stop_reason == "eos") if usable else ""
+        if completion.strip() and not request.block:
+            self._shown = Shown(request.path, before, after, completion)
         return CompletionResult(
-            completion=completion if usable else "",
+            completion=completion,
             latency_ms=(time.perf_counter() - started) * 1000.0,
             model=self.backend.model_name,
             format=self.backend.prompt_format.name,
@@ -172,22 +182,30 @@ class Completer:
             cold=generation.alternative,
         )
 
-    def _cold_budget(self, request: CompletionRequest) -> tuple[Budget | None, float]:
-        """The cold window's budget and the prompt budget, when the budget is tighter than the
-        full window at this backend's calibrated speed (None: the full window always)."""
+    def _plan(self, request: CompletionRequest) -> tuple[Budget | None, float, float]:
+        """The cold window's budget (None: the full window always), the prompt's share of the
+        latency budget and the time limit. The latency budget bounds an inline request as a
+        whole; a code action or an unhurried caller gets the configured limit alone."""
+        time_limit_s = request.time_limit_s or self.options.time_limit_s
         speed = getattr(self.backend, "speed", None)
         if speed is None or self.options.latency_budget_ms <= 0 or request.block:
-            return None, 0.0
-        plan = budgets(speed, self.options.latency_budget_ms)
+            return None, 0.0, time_limit_s
+        fim = self.backend.prompt_format.is_fim
+        plan = budgets(speed, self.options.latency_budget_ms, fim=fim)
+        time_limit_s = min(time_limit_s, plan.deadline_ms / 1000.0)
         if plan.cold_window >= self._budget.prompt_tokens:
-            return None, plan.prompt_ms
+            return None, plan.prompt_ms, time_limit_s
         cold = replace(self._budget, prompt_tokens=max(MIN_COLD_WINDOW, plan.cold_window))
-        return cold, plan.prompt_ms
+        return cold, plan.prompt_ms, time_limit_s
 
     def _empty(self, started: float, reason: str) -> CompletionResult:
+        return self._answer(started, "", reason)
+
+    def _answer(self, started: float, completion: str, reason: str) -> CompletionResult:
+        """An answer the model was not asked for."""
         latency = (time.perf_counter() - started) * 1000.0
         fmt = self.backend.prompt_format.name
-        return CompletionResult("", latency, self.backend.model_name, fmt, 0, 0, reason)
+        return CompletionResult(completion, latency, self.backend.model_name, fmt, 0, 0, reason)
 
     def _hole(self, request: CompletionRequest, window: Window) -> Hole:
         prefix_lines = window.prefix.split("\n")[:-1]

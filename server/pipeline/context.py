@@ -93,9 +93,15 @@ def _prefix_start(
             break
         used += cost
         start -= 1
-    if start == 0 or budget.anchor_lines <= 1:
+    # Rounding up may cost a step's worth of lines: a small window (a cold request's, a low
+    # `prompt_tokens`) halves the step until it costs at most half of the lines that fit, or it
+    # would lose everything above the cursor. Halving keeps each step a divisor of the grid.
+    step = budget.anchor_lines
+    while step > 1 and step > (line - start) // 2:
+        step //= 2
+    if start == 0 or step <= 1:
         return start
-    anchored = -(-start // budget.anchor_lines) * budget.anchor_lines
+    anchored = -(-start // step) * step
     return min(anchored, line)
 
 

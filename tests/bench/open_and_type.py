@@ -51,7 +51,11 @@ TARGETS = {
     "typing_p95_ms_max": 600.0,
     "typing_p50_ratio_vs_llama_server_max": 1.0,
 }
-STDLIB_FILES = ("argparse.py", "configparser.py", "textwrap.py", "json/encoder.py", "inspect.py")
+STDLIB_FILES = (
+    "argparse.py", "configparser.py", "textwrap.py", "json/encoder.py", "inspect.py",
+    "difflib.py", "pathlib.py", "subprocess.py", "tarfile.py", "http/client.py",
+    "logging/__init__.py", "email/message.py", "shutil.py",
+)  # fmt: skip
 PACKAGE_FILES = ("httpx/_models.py", "rich/console.py", "huggingface_hub/file_download.py")
 LLAMA_VIM = {"n_prefix": 256, "n_suffix": 64, "n_predict": 128, "t_max_prompt_ms": 500,
              "t_max_predict_ms": 1000, "first_t_max_predict_ms": 250}  # fmt: skip
@@ -95,6 +99,18 @@ class Side:
             "first_line_right_share": len(right) / len(continuing) if continuing else 0.0,
             "first_request_ms": stats(first) if first else None,
             "typing_ms": stats(typing) if typing else None,
+            # Each request: when it went out, how long it took, what it showed and what the user
+            # really typed next on that line (why a suggestion was empty or wrong).
+            "each": [
+                {
+                    "ms": round((o.answered - o.sent) * 1000) if o.answered else None,
+                    "first": o.first,
+                    "cancelled": o.cancelled,
+                    "shown": _first_line(o.text),
+                    "typed": o.rest_of_line.rstrip(),
+                }
+                for o in self.outcomes
+            ],
         }
 
 
@@ -321,7 +337,7 @@ def verdict(ours: dict, peer: dict | None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=6)
+    parser.add_argument("--files", type=int, default=16)
     parser.add_argument("--model", default="auto", help="auto, a tier name or a .gguf path")
     parser.add_argument("--peer-model", help="llama-server's model (default: what auto chose)")
     parser.add_argument("--seed", type=int, default=0)
@@ -360,7 +376,11 @@ def main(argv: list[str] | None = None) -> int:
     report["meets_targets"] = verdict(ours, peer)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
-    print(json.dumps({k: report[k] for k in report if k != "machine"}, indent=2))
+    brief = {k: v for k, v in report.items() if k not in ("machine", "files")}
+    for side in ("ghostwright", "llama_server"):
+        if isinstance(brief.get(side), dict):
+            brief[side] = {k: v for k, v in brief[side].items() if k != "each"}
+    print(json.dumps(brief, indent=2))
     return 0
 
 

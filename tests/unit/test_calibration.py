@@ -23,6 +23,7 @@ def test_budgets_reserve_a_line_and_give_the_prompt_the_rest():
     assert plan.fits
     slow = calibration.budgets(Speed(prompt_tps=50.0, generate_tps=15.0), 1000)
     assert slow.warm_ms > 1000 and not slow.fits
+    assert plan.deadline_ms == 1000 and slow.deadline_ms == slow.warm_ms  # still shows a line
     fim = calibration.budgets(Speed(prompt_tps=200.0, generate_tps=40.0), 1000, fim=True)
     assert fim.warm_ms == pytest.approx((32 + 32) * 1000 / 200 + 300)  # the suffix again too
     # The suffix a keystroke can re-evaluate: 140 tokens in 0.7 s, less the typed tail.

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ghostwright.server.backends.base import Generation
+from ghostwright.server.backends.calibration import Speed
 from ghostwright.server.backends.fake import FakeBackend
 from ghostwright.server.pipeline.complete import Completer, CompletionOptions, CompletionRequest
 from ghostwright.server.pipeline.prompts import PromptFormat
@@ -85,3 +88,43 @@ def test_a_body_cut_by_time_is_never_written_but_a_line_may_be_shown():
     inline = completer.complete(CompletionRequest(text, 1, 4, max_lines=4))
     assert inline.completion.startswith("total = 0") and backend.limits[-1] == 3.0
     assert "total +=" not in inline.completion  # the cut line is dropped, whole lines stay
+
+
+def test_typing_along_a_suggestion_shows_the_rest_without_asking_the_model():
+    backend = FakeBackend(" w * h\n")
+    completer = Completer(backend)
+    assert completer.complete(CompletionRequest(TEXT, 1, 11)).completion == "w * h"
+    typed = TEXT.replace("return \n", "return w *\n")
+    along = completer.complete(CompletionRequest(typed, 1, 14))
+    assert along.completion == " h" and along.stop_reason == "typed-ahead"
+    assert len(backend.prompts) == 1  # the model was asked once
+    other = TEXT.replace("return \n", "return x\n")  # not what it said: the model is asked
+    assert completer.complete(CompletionRequest(other, 1, 12)).stop_reason != "typed-ahead"
+    assert len(backend.prompts) == 2
+
+
+def test_a_suggestion_is_not_reused_after_an_edit_elsewhere_or_in_another_file():
+    backend = FakeBackend(" w * h\n")
+    completer = Completer(backend)
+    completer.complete(CompletionRequest(TEXT, 1, 11, path="a.py"))
+    typed = TEXT.replace("return \n", "return w\n")
+    assert completer.complete(CompletionRequest(typed, 1, 12, path="b.py")).stop_reason != (
+        "typed-ahead"
+    )
+    completer.complete(CompletionRequest(TEXT, 1, 11, path="a.py"))
+    edited = typed.replace("area(2, 3)", "area(4, 3)")  # the text after the cursor changed
+    assert completer.complete(CompletionRequest(edited, 1, 12, path="a.py")).stop_reason != (
+        "typed-ahead"
+    )
+    assert len(backend.prompts) == 4
+
+
+def test_the_latency_budget_bounds_an_inline_request_but_not_a_code_action():
+    backend = TimedOut()
+    backend.speed = Speed(prompt_tps=200.0, generate_tps=40.0)  # a calibrated model
+    completer = Completer(backend, CompletionOptions(time_limit_s=3.0, latency_budget_ms=800))
+    text = "def total(items):\n    \n"
+    completer.complete(CompletionRequest(text, 1, 4))
+    assert backend.limits == [pytest.approx(0.8)]
+    completer.complete(CompletionRequest(text, 1, 4, block=True, time_limit_s=90.0))
+    assert backend.limits[-1] == 90.0

@@ -48,6 +48,15 @@ def test_prefix_start_is_stable_while_typing_down_the_file():
     assert all(start % 32 == 0 for start in starts)
 
 
+def test_a_small_window_keeps_its_lines_above_the_cursor():
+    """A 24-token window (a cold request's) fits 5 lines: rounding its start up to the 32-line
+    grid would leave nothing before the cursor."""
+    text = numbered(400)
+    for line in range(200, 240):
+        window = build_window(text, line, 0, Budget(prompt_tokens=24, anchor_lines=32), words)
+        assert line - window.first_line >= 3
+
+
 def test_huge_single_line_is_clipped_not_tokenized_whole():
     calls = []
 
