@@ -6,6 +6,7 @@ harness, so every number we measure is the number a user gets.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -233,7 +234,17 @@ def _whole_lines(raw: str, stop_reason: str, prepared: Prepared) -> str:
     if "\n" in raw:
         return raw[: raw.rfind("\n")]
     text = _strip_healed(raw, prepared.healed)
-    return raw if reads_as_whole(text, prepared.hole) else ""
+    healed = len(raw) - len(text)
+    # The longest piece of the cut line that ends at a word or closing bracket and reads as
+    # finished: "x = foo(a, b" shows "x = foo", the rest comes as the user types along it.
+    for end in [len(text), *reversed([m.end() for m in WORD_END.finditer(text)])]:
+        if reads_as_whole(text[:end], prepared.hole):
+            return raw[: healed + end]
+    return ""
+
+
+# Where a cut line may end: after a name, a number, a closing bracket or a closed string.
+WORD_END = re.compile(r"[\w)\]}'\"](?![\w])")
 
 
 def _blind(hole: Hole) -> bool:

@@ -128,3 +128,15 @@ def test_the_latency_budget_bounds_an_inline_request_but_not_a_code_action():
     assert backend.limits == [pytest.approx(0.8)]
     completer.complete(CompletionRequest(text, 1, 4, block=True, time_limit_s=90.0))
     assert backend.limits[-1] == 90.0
+
+
+class CutShort(FakeBackend):
+    """A model whose only line ran out of time in the middle of a call."""
+
+    def generate(self, prompt, params, should_stop=None, should_cancel=None, alternative=None):
+        return Generation(" total = compute(items, ", 10, 6, "time")
+
+
+def test_a_first_line_cut_by_time_keeps_its_longest_piece_that_reads_as_finished():
+    result = Completer(CutShort()).complete(CompletionRequest("def f(items):\n    \n", 1, 4))
+    assert result.completion == "total = compute"  # not "compute(items, ", not nothing
