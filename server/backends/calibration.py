@@ -3,8 +3,10 @@
 A model's prompt-evaluation and generation speeds differ by 4x between two CPUs that both look
 like "2 cores" (AVX512 against AVX2 alone), so no window size or time limit can be a constant.
 A short timed run when a model loads measures both speeds; the result is cached per model file,
-CPU and thread count in the user cache, and replaced when the requests actually served drift far
-from it (another job on the machine, thermal limits, a different power profile).
+CPU and thread count in the user cache. When the requests actually served drift far from it
+(another job on the machine, thermal limits, a different power profile), their speed serves
+for the rest of the session and the cached entry is dropped, so the next load measures again:
+a burst of load must not decide the next start's tier.
 """
 
 from __future__ import annotations
@@ -153,6 +155,18 @@ def store_speed(key: str, speed: Speed, path: Path | None = None) -> None:
     path = path or calibration_file()
     entries = _read(path)
     entries[key] = {**asdict(speed), "measured_at": time.time()}
+    _write(path, entries)
+
+
+def forget_speed(key: str, path: Path | None = None) -> None:
+    """Drop one entry, so that the next load measures again."""
+    path = path or calibration_file()
+    entries = _read(path)
+    if entries.pop(key, None) is not None:
+        _write(path, entries)
+
+
+def _write(path: Path, entries: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as partial:
         partial.write_text(json.dumps(entries, indent=1))

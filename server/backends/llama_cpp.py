@@ -165,7 +165,7 @@ class LlamaCppBackend:
 
     def _drifted(self, speed: calibration.Speed) -> None:
         self.speed = speed
-        calibration.store_speed(self._calibration_key, speed)
+        calibration.forget_speed(self._calibration_key)
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)

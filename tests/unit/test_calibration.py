@@ -45,6 +45,9 @@ def test_the_cache_keeps_one_entry_per_key_and_survives_garbage(tmp_path):
     assert calibration.calibrated_speed("a", measure, path) == Speed(300.0, 50.0, "cached")
     assert len(measured) == 1  # the second start reads the cache
     calibration.store_speed("b", Speed(100.0, 10.0), path)
+    calibration.forget_speed("b", path)  # drift: the next load measures again
+    assert calibration.cached_speed("b", path) is None
+    calibration.store_speed("b", Speed(100.0, 10.0), path)
     assert calibration.cached_speed("a", path).prompt_tps == 300.0
     path.write_text("{not json")
     assert calibration.cached_speed("a", path) is None
