@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.pipeline.context import cursor_offset
 
 FILE_NAME = "feedback.sqlite3"
 CONTEXT_CHARS = 2000  # code kept on each side of the cursor: what preference training needs
@@ -75,7 +76,7 @@ def shown_at(
     """The record of `suggestion` at (line, column) of `text` (lines split on "\\n", columns in
     code points, as the pipeline counts them), and the cursor's offset in `text`. `details`:
     path, language, model, latency_ms."""
-    offset = sum(len(row) + 1 for row in text.split("\n")[:line]) + column
+    offset = cursor_offset(text, line, column)
     shown = Shown(
         line=line,
         column=column,

@@ -132,9 +132,7 @@ def calibration_key(model_path: Path, threads: int, adapter: str = "") -> str:
         str(stat.st_size),
         str(stat.st_mtime_ns),
         adapter,
-        cpu_model(),
-        ",".join(cpu_flags()),
-        f"threads={threads}",
+        *_machine(threads),
         metadata.version("llama-cpp-python"),
     ]
     return "|".join(parts)
@@ -142,8 +140,11 @@ def calibration_key(model_path: Path, threads: int, adapter: str = "") -> str:
 
 def pick_key(threads: int, latency_budget_ms: int) -> str:
     """Where `auto` remembers its pick: per CPU, thread count and budget."""
-    return "|".join(["auto-pick", cpu_model(), ",".join(cpu_flags()), f"threads={threads}",
-                     f"budget={latency_budget_ms}"])  # fmt: skip
+    return "|".join(["auto-pick", *_machine(threads), f"budget={latency_budget_ms}"])
+
+
+def _machine(threads: int) -> list[str]:
+    return [cpu_model(), ",".join(cpu_flags()), f"threads={threads}"]
 
 
 def last_pick(key: str, path: Path | None = None) -> str:

@@ -16,7 +16,7 @@ from ghostwright.server.backends.base import Backend, CancelCheck, GenerationPar
 from ghostwright.server.backends.calibration import MIN_COLD_WINDOW, budgets, suffix_cap
 from ghostwright.server.pipeline.context import Budget, Window, build_window
 from ghostwright.server.pipeline.postprocess import Hole, open_brackets, reads_as_whole, trim
-from ghostwright.server.pipeline.typed_ahead import Shown, remainder, split_at
+from ghostwright.server.pipeline.typed_ahead import LastSuggestion, remainder, split_at
 
 if TYPE_CHECKING:
     from ghostwright.server.pipeline.retrieval import Retriever
@@ -99,7 +99,7 @@ class Completer:
         self.options = options or CompletionOptions()
         self.retriever = retriever
         self._count_tokens = lru_cache(maxsize=65536)(backend.count_tokens)
-        self._shown: Shown | None = None  # the last suggestion, for typing along it
+        self._shown: LastSuggestion | None = None  # the last suggestion, for typing along it
         budget = self.options.budget
         if retriever is not None:  # snippets take their share of the prompt
             tokens = max(64, budget.prompt_tokens - retriever.options.tokens)
@@ -168,7 +168,7 @@ class Completer:
         raw = _whole_lines(generation.text, generation.stop_reason, prepared)
         completion = prepared.finish(raw, generation.stop_reason == "eos") if usable else ""
         if completion.strip() and not request.block:
-            self._shown = Shown(request.path, before, after, completion)
+            self._shown = LastSuggestion(request.path, before, after, completion)
         return CompletionResult(
             completion=completion,
             latency_ms=(time.perf_counter() - started) * 1000.0,

@@ -65,6 +65,12 @@ def check_position(lines: list[str], line: int, column: int) -> None:
         )
 
 
+def cursor_offset(text: str, line: int, column: int) -> int:
+    """The offset of (line, column) in `text`: lines split on "\n", both 0-based, columns in
+    code points, as the pipeline counts them."""
+    return sum(len(row) + 1 for row in text.split("\n")[:line]) + column
+
+
 def build_window(
     text: str, line: int, column: int, budget: Budget, count_tokens: TokenCounter
 ) -> Window:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ghostwright.server.pipeline.context import cursor_offset
+
 
 @dataclass(frozen=True)
-class Shown:
+class LastSuggestion:
     """The last suggestion and the document around the cursor it was made for."""
 
     path: str
@@ -23,12 +25,11 @@ class Shown:
 
 def split_at(text: str, line: int, column: int) -> tuple[str, str]:
     """The document before and after (line, column), both 0-based, columns in code points."""
-    lines = text.split("\n")
-    offset = sum(len(row) + 1 for row in lines[:line]) + column
+    offset = cursor_offset(text, line, column)
     return text[:offset], text[offset:]
 
 
-def remainder(shown: Shown | None, path: str, before: str, after: str) -> str | None:
+def remainder(shown: LastSuggestion | None, path: str, before: str, after: str) -> str | None:
     """What is left of `shown` after the characters typed since, or None when the user did
     anything else: typed something the suggestion did not say, deleted, moved, edited after
     the cursor, typed a line break, or typed all of it."""
