@@ -132,6 +132,7 @@ FLAG_SETTINGS = {
     "threads": "threads",
     "max_lines": "max_lines",
     "adapter": "adapter",
+    "draft": "draft",
 }
 
 
@@ -145,6 +146,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint", help="OpenAI-compatible base URL")
     parser.add_argument("--format", choices=format_names(), help="prompt format (auto detects)")
     parser.add_argument("--threads", type=int, help="llama.cpp threads (0 = physical cores)")
+    parser.add_argument(
+        "--draft", help="speculative decoding: off, prompt-lookup, or a draft tier or .gguf"
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:

@@ -37,6 +37,13 @@ class Settings:
     adapter: str = _setting(
         "", "Path to a GGUF LoRA adapter applied on top of the model (empty: none)"
     )
+    draft: str = _setting(
+        "off",
+        "Speculative decoding for the served model: `off`, `prompt-lookup` (drafts copied from "
+        "the window) or a draft model of the same vocabulary (a tier such as "
+        "`qwen2.5-coder-0.5b` for the 1.5B, or a .gguf path); the output stays the model's own. "
+        "On a CPU it pays only where tests/bench/speculative.py measures it faster",
+    )
     backend: str = _setting(
         "llama_cpp",
         "`llama_cpp` runs the model in-process; `openai` calls an OpenAI-compatible endpoint",

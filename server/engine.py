@@ -274,6 +274,7 @@ class Engine:
             "latency_ms": {"p50": at(0.5), "p95": at(0.95), "count": len(recent)},
             "last_request": self.last,
             "background": dict(getattr(backend, "background", None) or {}) or None,
+            "draft": draft_report(backend, self.settings) if backend else None,
         }
 
     def close(self) -> None:
@@ -284,6 +285,19 @@ class Engine:
             _close_retriever(completer)
             completer.backend.close()
         self.state = "closed"
+
+
+def draft_report(backend: Backend, settings: Settings) -> dict | None:
+    """Speculative decoding's setting and how much of what it drafted the model kept."""
+    stats = getattr(backend, "draft_stats", None)
+    if stats is None or getattr(backend, "drafter", None) is None:
+        return None
+    return {
+        "setting": settings.draft,
+        "drafted": stats.drafted,
+        "accepted": stats.accepted,
+        "acceptance": round(stats.acceptance, 3),
+    }
 
 
 def speed_report(backend: Backend, settings: Settings) -> dict | None:

@@ -26,11 +26,12 @@ def create_backend(settings: Settings) -> Backend:
     from ghostwright.server.models import AUTO_MODEL, resolve_model
     from ghostwright.server.packaged_models import served_format, tier_named
 
-    selection = ""
+    selection, draft = "", draft_source(settings.draft)
     if settings.model.strip() == AUTO_MODEL:
         from ghostwright.server.auto_model import choose_model, settings_for
 
-        choice = choose_model(settings, keep_loaded=not settings.adapter)
+        # A model loaded to measure it is handed over only when nothing else shapes its load.
+        choice = choose_model(settings, keep_loaded=not (settings.adapter or draft))
         settings, selection = settings_for(choice, settings), choice.reason
         if choice.backend is not None:
             choice.backend.selection = selection
@@ -38,8 +39,21 @@ def create_backend(settings: Settings) -> Backend:
     elif (tier := tier_named(settings.model.strip())) is not None:
         settings = replace(settings, prompt_format=served_format(tier, settings.prompt_format))
     options = LlamaOptions(
-        settings.context_tokens, settings.threads, settings.prompt_format, settings.adapter
+        settings.context_tokens, settings.threads, settings.prompt_format, settings.adapter, draft
     )
     backend = LlamaCppBackend(resolve_model(settings.model), options)
     backend.selection = selection or "named in the settings"
     return backend
+
+
+def draft_source(setting: str) -> str:
+    """What `LlamaOptions.draft` takes for the `draft` setting: "", prompt lookup or a file."""
+    from ghostwright.server.backends.drafting import PROMPT_LOOKUP
+    from ghostwright.server.models import resolve_model
+
+    setting = setting.strip()
+    if setting in ("", "off"):
+        return ""
+    if setting == PROMPT_LOOKUP:
+        return PROMPT_LOOKUP
+    return str(resolve_model(setting))

@@ -17,6 +17,7 @@ import ctypes
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,7 +26,7 @@ import llama_cpp
 import numpy as np
 
 from ghostwright.indexer.llama_native import load_quietly
-from ghostwright.server.backends import calibration
+from ghostwright.server.backends import calibration, drafting
 from ghostwright.server.backends.base import (
     Alternative,
     CancelCheck,
@@ -63,6 +64,9 @@ class LlamaOptions:
     threads: int = 0  # 0: one per physical core
     prompt_format: str = "auto"
     adapter: str = ""  # GGUF LoRA adapter file
+    # Speculative decoding: "" (off), "prompt-lookup", or a draft model's GGUF file of the
+    # same vocabulary (drafting.py).
+    draft: str = ""
 
 
 class LlamaVocabulary:
@@ -92,6 +96,8 @@ class LlamaCppBackend:
             self.options.prompt_format, LlamaVocabulary(self._llm)
         )
         self._stop_ids = self._marker_ids(self.prompt_format.stop)
+        self.drafter = self._load_drafter(self.options.draft)
+        self.draft_stats = drafting.DraftStats()
         self._can_shift = bool(llama_cpp.llama_memory_can_shift(self._llm._ctx.memory))
         self._lock = threading.Lock()
         self._requests = NewestWins()
@@ -163,6 +169,14 @@ class LlamaCppBackend:
         self._llm._ctx.kv_cache_seq_rm(-1, 0, -1)
         self._llm.n_tokens = 0
 
+    def _load_drafter(self, draft: str) -> drafting.LlamaDraftModel | None:
+        if not draft:
+            return None
+        if draft == drafting.PROMPT_LOOKUP:
+            return drafting.prompt_lookup()
+        path = check_gguf_file(Path(draft))
+        return drafting.ModelDrafter(path, self.threads, self._llm.n_vocab())
+
     def _drifted(self, speed: calibration.Speed) -> None:
         self.speed = speed
         calibration.forget_speed(self._calibration_key)
@@ -171,6 +185,8 @@ class LlamaCppBackend:
         self._worker.shutdown(wait=True)
         with self._lock:
             self._llm.close()
+            if isinstance(self.drafter, drafting.ModelDrafter):
+                self.drafter.close()
 
     def _marker_ids(self, markers: tuple[str, ...]) -> set[int]:
         ids = set()
@@ -340,9 +356,7 @@ class LlamaCppBackend:
 
     def _common_prefix(self, tokens: list[int]) -> int:
         """Length of the prompt prefix already in the KV cache (vectorised: on every request)."""
-        size = min(self._llm.n_tokens, len(tokens))
-        differs = np.flatnonzero(self._llm.input_ids[:size] != np.asarray(tokens[:size]))
-        return int(differs[0]) if differs.size else size
+        return drafting.common_prefix(self._llm.input_ids[: self._llm.n_tokens], tokens)
 
     def _shift_cache(self, tokens: list[int], common: int) -> int:
         """The window start moved down the file: drop the lines that left it, keep the rest.
@@ -386,7 +400,11 @@ class LlamaCppBackend:
         vocab = llm._model.vocab
         pieces = bytearray()
         text, count, reason = "", 0, "length"
-        for token in llm.generate(tokens, temp=0.0, repeat_penalty=1.0):
+        if self.drafter is None:
+            stream = llm.generate(tokens, temp=0.0, repeat_penalty=1.0)
+        else:
+            stream = self._speculate(tokens, params.max_tokens)
+        for token in stream:
             if token in self._stop_ids or llama_cpp.llama_vocab_is_eog(vocab, token):
                 reason = "eos"
                 break
@@ -402,6 +420,33 @@ class LlamaCppBackend:
                 reason = reason_now
                 break
         return text, count, reason
+
+    def _speculate(self, tokens: list[int], max_tokens: int) -> Iterator[int]:
+        """Greedy tokens of the served model, checked a drafted batch at a time.
+
+        After `_prefill` the cache holds all but the last prompt token; that token is pending.
+        Each step evaluates the pending token and the drafts in one batch, keeps the drafts the
+        model agrees with, and its own next choice becomes the pending token. The cache is
+        trimmed to what was kept before anything is yielded, so a caller may stop at any token.
+        """
+        llm, stats = self._llm, self.draft_stats
+        pending, produced = tokens[-1], 0
+        while produced < max_tokens:
+            context = np.append(llm.input_ids[: llm.n_tokens], pending).astype(np.intc)
+            room = min(max_tokens - produced - 1, llm.n_ctx() - llm.n_tokens - 1)
+            room = max(0, min(room, drafting.DRAFT_TOKENS))
+            drafts = [int(t) for t in self.drafter(context)[:room]]
+            n_past = llm.n_tokens
+            picks = drafting.verify(llm, [pending, *drafts])
+            accepted = drafting.accepted_count(drafts, picks)
+            llm._ctx.kv_cache_seq_rm(-1, n_past + 1 + accepted, -1)
+            llm.n_tokens = n_past + 1 + accepted
+            stats.steps, stats.drafted = stats.steps + 1, stats.drafted + len(drafts)
+            stats.accepted += accepted
+            for token in picks[: accepted + 1]:
+                produced += 1
+                yield token
+            pending = picks[accepted]
 
 
 def _load(model_path: Path, context_tokens: int, threads: int, adapter: str) -> llama_cpp.Llama:
