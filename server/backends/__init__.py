@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from ghostwright.server.backends.base import Backend
 from ghostwright.server.config import Settings
+from ghostwright.server.errors import GhostwrightError
 
 
 def create_backend(settings: Settings) -> Backend:
@@ -48,12 +49,21 @@ def create_backend(settings: Settings) -> Backend:
 
 def draft_source(setting: str) -> str:
     """What `LlamaOptions.draft` takes for the `draft` setting: "", prompt lookup or a file."""
+    from pathlib import Path
+
     from ghostwright.server.backends.drafting import PROMPT_LOOKUP
     from ghostwright.server.models import resolve_model
+    from ghostwright.server.packaged_models import tier_named
 
     setting = setting.strip()
     if setting in ("", "off"):
         return ""
     if setting == PROMPT_LOOKUP:
         return PROMPT_LOOKUP
+    named = tier_named(setting) is not None or setting.startswith("hf:")
+    if not named and not Path(setting).expanduser().is_file():
+        raise GhostwrightError(
+            f"draft model not found: {setting} (set `draft` to off, {PROMPT_LOOKUP}, a packaged "
+            "tier or a .gguf path)"
+        )
     return str(resolve_model(setting))

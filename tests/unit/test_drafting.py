@@ -25,5 +25,5 @@ def test_drafts_are_kept_up_to_the_first_disagreement(drafts, picks, kept):
 def test_the_draft_setting_names_off_prompt_lookup_or_a_model(tmp_path):
     assert draft_source("off") == "" and draft_source(" ") == ""
     assert draft_source("prompt-lookup") == PROMPT_LOOKUP
-    with pytest.raises(GhostwrightError, match="model file not found"):
+    with pytest.raises(GhostwrightError, match="draft model not found: .*set `draft`"):
         draft_source(str(tmp_path / "missing.gguf"))
