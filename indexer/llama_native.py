@@ -14,6 +14,8 @@ import logging
 from typing import Any
 
 import llama_cpp
+import numpy as np
+import numpy.typing as npt
 
 native_logger = logging.getLogger("ghostwright.llama_cpp.native")
 
@@ -33,3 +35,11 @@ def load_quietly(**kwargs: Any) -> llama_cpp.Llama:
         llm = llama_cpp.Llama(**kwargs, verbose=True)
     llm.verbose = False  # and no per-request prints
     return llm
+
+
+def cached_prefix(llm: llama_cpp.Llama, tokens: npt.ArrayLike) -> int:
+    """How many leading `tokens` `llm`'s KV cache already holds (vectorised: every request)."""
+    cached, tokens = llm.input_ids[: llm.n_tokens], np.asarray(tokens)
+    size = min(len(cached), len(tokens))
+    differs = np.flatnonzero(cached[:size] != tokens[:size])
+    return int(differs[0]) if differs.size else size

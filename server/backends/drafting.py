@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from llama_cpp.llama_speculative import LlamaDraftModel, LlamaPromptLookupDecoding
 
-from ghostwright.indexer.llama_native import load_quietly
+from ghostwright.indexer.llama_native import cached_prefix, load_quietly
 from ghostwright.server.errors import GhostwrightError
 
 PROMPT_LOOKUP = "prompt-lookup"
@@ -50,6 +50,11 @@ class DraftStats:
     drafted: int = 0
     accepted: int = 0
     steps: int = 0
+
+    def record(self, drafted: int, accepted: int) -> None:
+        self.steps += 1
+        self.drafted += drafted
+        self.accepted += accepted
 
     @property
     def acceptance(self) -> float:
@@ -86,7 +91,7 @@ class ModelDrafter(LlamaDraftModel):
     def __call__(self, input_ids: npt.NDArray[np.intc], /, **kwargs: Any) -> npt.NDArray[np.intc]:
         window = self._window(input_ids)
         llm = self._llm
-        common = common_prefix(llm.input_ids[: llm.n_tokens], window)
+        common = cached_prefix(llm, window)
         common = min(common, len(window) - 1)  # the last token is evaluated for its logits
         llm._ctx.kv_cache_seq_rm(-1, common, -1)
         llm.n_tokens = common
@@ -103,7 +108,7 @@ class ModelDrafter(LlamaDraftModel):
     def _window(self, input_ids: npt.NDArray[np.intc]) -> npt.NDArray[np.intc]:
         """The last tokens, from a start that stays put while the window grows."""
         size = len(input_ids)
-        if not (0 <= size - self._start <= 2 * DRAFT_WINDOW) or self._start > size - 1:
+        if not 1 <= size - self._start <= 2 * DRAFT_WINDOW:
             self._start = max(0, size - DRAFT_WINDOW)
         return np.asarray(input_ids[self._start :], dtype=np.intc)
 
@@ -142,11 +147,3 @@ def _last_logits(llm: llama_cpp.Llama) -> npt.NDArray[np.single]:
     return np.ctypeslib.as_array(
         llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(llm.n_vocab(),)
     )
-
-
-def common_prefix(cached: npt.NDArray[np.intc], tokens: npt.ArrayLike) -> int:
-    """Length of the common prefix of two id sequences (vectorised: runs on every request)."""
-    tokens = np.asarray(tokens)
-    size = min(len(cached), len(tokens))
-    differs = np.flatnonzero(cached[:size] != tokens[:size])
-    return int(differs[0]) if differs.size else size

@@ -25,7 +25,7 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
-from ghostwright.indexer.llama_native import load_quietly
+from ghostwright.indexer.llama_native import cached_prefix, load_quietly
 from ghostwright.server.backends import calibration, drafting
 from ghostwright.server.backends.base import (
     Alternative,
@@ -356,7 +356,7 @@ class LlamaCppBackend:
 
     def _common_prefix(self, tokens: list[int]) -> int:
         """Length of the prompt prefix already in the KV cache (vectorised: on every request)."""
-        return drafting.common_prefix(self._llm.input_ids[: self._llm.n_tokens], tokens)
+        return cached_prefix(self._llm, tokens)
 
     def _shift_cache(self, tokens: list[int], common: int) -> int:
         """The window start moved down the file: drop the lines that left it, keep the rest.
@@ -429,20 +429,19 @@ class LlamaCppBackend:
         model agrees with, and its own next choice becomes the pending token. The cache is
         trimmed to what was kept before anything is yielded, so a caller may stop at any token.
         """
-        llm, stats = self._llm, self.draft_stats
+        llm = self._llm
         pending, produced = tokens[-1], 0
         while produced < max_tokens:
             context = np.append(llm.input_ids[: llm.n_tokens], pending).astype(np.intc)
-            room = min(max_tokens - produced - 1, llm.n_ctx() - llm.n_tokens - 1)
-            room = max(0, min(room, drafting.DRAFT_TOKENS))
+            left = min(max_tokens - produced, llm.n_ctx() - llm.n_tokens) - 1
+            room = max(0, min(drafting.DRAFT_TOKENS, left))
             drafts = [int(t) for t in self.drafter(context)[:room]]
             n_past = llm.n_tokens
             picks = drafting.verify(llm, [pending, *drafts])
             accepted = drafting.accepted_count(drafts, picks)
             llm._ctx.kv_cache_seq_rm(-1, n_past + 1 + accepted, -1)
             llm.n_tokens = n_past + 1 + accepted
-            stats.steps, stats.drafted = stats.steps + 1, stats.drafted + len(drafts)
-            stats.accepted += accepted
+            self.draft_stats.record(len(drafts), accepted)
             for token in picks[: accepted + 1]:
                 produced += 1
                 yield token

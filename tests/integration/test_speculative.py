@@ -76,11 +76,10 @@ def speculative_tokens(backend: LlamaCppBackend, prompt: str) -> list[int]:
 
 def parts_only_at_a_near_tie(expected, logits, got) -> bool:
     for index, token in enumerate(got):
-        if index >= len(expected) or token != expected[index]:
-            if index >= len(expected):
-                return False
-            gap = logits[index][expected[index]] - logits[index][token]
-            return gap <= NUMERIC_SLACK
+        if index >= len(expected):
+            return False
+        if token != expected[index]:
+            return logits[index][expected[index]] - logits[index][token] <= NUMERIC_SLACK
     return True
 
 
@@ -106,7 +105,7 @@ def test_speculative_output_equals_plain_greedy_decoding(default_model_path, pla
         assert stats.acceptance > 0.5
 
 
-def test_a_draft_model_of_another_vocabulary_is_refused(default_model_path, tmp_path):
+def test_a_draft_model_of_another_vocabulary_is_refused(default_model_path):
     from ghostwright.indexer.embedder import default_embedder_gguf
 
     with pytest.raises(GhostwrightError, match="must share the served model's tokenizer"):
