@@ -69,6 +69,7 @@ STUDENT_RECIPES = {
     "pruned": "distill_default.yaml",
     "context": "distill_context.yaml",
     "sequence": "distill_sequence.yaml",
+    "family": "distill_family.yaml",
 }
 
 
@@ -83,8 +84,16 @@ def add_distill_parser(commands: argparse._SubParsersAction) -> argparse.Argumen
         default="pruned",
         help="pruned: fewer blocks, a whole faster model; context: the same model, learning "
         "to complete from a short window without snippets as if it had them; sequence: a LoRA "
-        "on another (smaller) model, student_model=PATH, learning the teacher's completions "
-        "(default: pruned)",
+        "on another (smaller) model, student_model=PATH, learning the teacher's completions; "
+        "family: the smaller model of the teacher's family (the 0.5B for the 1.5B) learning "
+        "the teacher's token distributions (default: pruned)",
+    )
+    parser.add_argument(
+        "--stage",
+        choices=("a", "b"),
+        default="b",
+        help="family student: a, the general stage on the standard library (installed for "
+        "every repository); b, this repository (default)",
     )
     parser.add_argument(
         "--min-retained",
@@ -105,14 +114,17 @@ def run_distill(args: argparse.Namespace, settings: Settings) -> int:
 
     if not 0 <= args.min_retained <= 1:
         raise GhostwrightError("--min-retained must be between 0 and 1")
-    args.stage = "b"  # the repository's data, home and install folder
+    if args.stage == "a" and args.student != "family":
+        raise GhostwrightError("--stage a is the family student's general stage (--student family)")
     recipe_yaml = STUDENT_RECIPES[args.student]
     kind = f"distill-{args.student}"
     config, progress, run_dir, target = _prepare(args, settings, recipe_yaml, kind)
     teacher = teacher_record(target.repository)
+    if args.student == "family":
+        teacher = _family_roles(config, args, run_dir, teacher)
     if args.student == "sequence":  # the teacher runs in llama.cpp: its GGUF adapter is enough
         return _run_sequence(args, settings, config, progress, run_dir, target, teacher)
-    if not config["teacher_adapter"] and teacher:
+    if not config["teacher_adapter"] and teacher and args.student != "family":
         config["teacher_adapter"] = teacher.get("peft_dir", "")
         if not config["teacher_adapter"]:
             teacher = None  # an adapter without its peft folder cannot be merged: model alone
@@ -235,6 +247,9 @@ def _prepare(
     if kind == "distill-pruned" and not config.get("replay_dataset"):
         stage_a = _stage_a_datasets()
         config["replay_dataset"] = str(stage_a[-1]) if stage_a else ""
+    if kind == "distill-family" and args.stage == "b" and not config.get("replay_dataset"):
+        general = _stage_a_datasets("family-a")  # the general stage's samples, same format
+        config["replay_dataset"] = str(general[-1]) if general else ""
     config["output_dir"] = str(run_dir)
     return config, progress, run_dir, target
 
@@ -343,12 +358,56 @@ def _dataset(target: Target, config: dict[str, Any], home: Path, stage: str) -> 
     from ghostwright.training.data.build import build_dataset
 
     fmt = training_format(config["model"])
-    folder = build_dataset(
-        target.corpus, home / "datasets", fmt, target.options, name=f"stage-{stage}"
-    )
+    # The family's data is in the teacher's own FIM format, kept apart from Stage A's.
+    name = f"family-{stage}" if config.get("student") == "family" else f"stage-{stage}"
+    folder = build_dataset(target.corpus, home / "datasets", fmt, target.options, name=name)
     counts = json.loads((folder / "manifest.json").read_text())
     print(f"dataset {folder}: {json.dumps(counts['samples'])}", file=sys.stderr)
     return folder
+
+
+def _family_roles(
+    config: dict[str, Any], args: argparse.Namespace, run_dir: Path, teacher: dict | None
+) -> dict | None:
+    """The family student trains `student_model` (the general stage's installed student, when
+    the repository stage finds one) and learns from `model` with its installed GGUF adapter
+    (only an adapter of that very model; llama.cpp applies it). Returns the teacher's record."""
+    from ghostwright.server.adapters import is_student, model_file, user_adapters_dir
+
+    saved = run_dir / "train-config.json"
+    if args.resume and saved.is_file():  # a resumed run keeps its roles
+        previous = json.loads(saved.read_text())
+        config["teacher_model"], config["model"] = previous["teacher_model"], previous["model"]
+    else:
+        general = current_general_student(user_adapters_dir())
+        if args.stage == "b" and general and config["student_model"] == "auto":
+            config["student_model"] = general["path"]
+        elif config["student_model"] == "auto":
+            config["student_model"] = FAMILY_STUDENTS.get(config["model"], "")
+        if not config["student_model"]:
+            raise GhostwrightError(
+                f"no smaller model of {config['model']}'s family is packaged; set student_model="
+            )
+        config["teacher_model"], config["model"] = config["model"], config["student_model"]
+    config["init_adapter"] = "none"
+    if teacher and not is_student(teacher):
+        fits = model_file(str(teacher.get("base_model") or "default"))
+        if fits == model_file(config["teacher_model"]):
+            config["teacher_adapter"] = config["teacher_adapter"] or teacher["path"]
+            return teacher
+    return None
+
+
+# The packaged student of each packaged teacher: same family, same vocabulary.
+FAMILY_STUDENTS = {"qwen2.5-coder-1.5b": "qwen2.5-coder-0.5b"}
+
+
+def current_general_student(adapters_dir: Path) -> dict | None:
+    """The installed general-stage family student, if that is what is installed user-wide."""
+    from ghostwright.server.adapters import current_adapter
+
+    record = current_adapter(adapters_dir)
+    return record if record and record.get("distilled") == "family" else None
 
 
 def _run_sequence(
@@ -450,8 +509,8 @@ def run_folder(home: Path, kind: str, resume: bool) -> Path:
     return home / "runs" / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def _stage_a_datasets() -> list[Path]:
-    return sorted((_cache() / "stage-a" / "datasets").glob("stage-a-v*"))
+def _stage_a_datasets(name: str = "stage-a") -> list[Path]:
+    return sorted((_cache() / "stage-a" / "datasets").glob(f"{name}-v*"))
 
 
 def _training_base(settings: Settings, home: Path, stage: str) -> str:

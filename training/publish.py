@@ -116,7 +116,7 @@ def publish_student(
     11.9 -> 14.8 ms on the default model), which a student exists to save. Pruned student: fewer
     blocks. Context student: served with its shorter window and retrieval off, against the
     teacher as the editor serves it (snippets from an index of the repository without its
-    held-out files). Sequence student: another (smaller) model."""
+    held-out files). Sequence and family students: another (smaller) model."""
     from ghostwright.server.models import resolve_model
     from ghostwright.training.install import (
         Candidate,
@@ -162,7 +162,7 @@ def publish_student(
         check,
         scores["before"],
         scores["after"],
-        peft_dir=recipe.summary["adapter"] if kind != "pruned" else "",
+        peft_dir=_peft_folder(recipe.summary["adapter"]),
         teacher=teacher,
     )
     outcome = {
@@ -185,6 +185,11 @@ def publish_student(
     except GhostwrightError as exc:
         outcome["not_installed"] = str(exc)
     return outcome
+
+
+def _peft_folder(trained: str) -> str:
+    """The trained weights' folder when it is a peft adapter (a later run can start from it)."""
+    return trained if (Path(trained) / "adapter_config.json").is_file() else ""
 
 
 def _merged(model: Any) -> Any:

@@ -53,19 +53,21 @@ class TeacherCache:
         return TeacherCache(values, ids)
 
 
+Label = Callable[[list[Example]], dict[str, np.ndarray]]  # a shard's examples -> its arrays
+
+
 def build_teacher_cache(
-    teacher: Any,
+    label: Label,
     examples: list[Example],
     folder: Path,
     *,
     identity: dict,
     top_k: int,
-    batch_size: int,
-    bf16: bool,
-    pad_id: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> TeacherCache:
-    """Run the teacher over `examples` (the shards not on disk yet) and load the whole cache."""
+    """Label `examples` (the shards not on disk yet) and load the whole cache. `label` is the
+    teacher: `torch_labeller` (a transformers model) or `LlamaTeacher.top_k` (its GGUF in
+    llama.cpp); both return values, ids and lengths."""
     folder.mkdir(parents=True, exist_ok=True)
     manifest = {**identity, "top_k": top_k, "examples": len(examples), "shard": SHARD}
     _check_manifest(folder, manifest)
@@ -73,13 +75,17 @@ def build_teacher_cache(
     for done, start in enumerate(shards):
         path = folder / f"shard-{start // SHARD:05d}.npz"
         if not path.is_file():
-            chunk = examples[start : start + SHARD]
-            arrays = _teacher_arrays(teacher, chunk, top_k, batch_size, bf16, pad_id)
+            arrays = label(examples[start : start + SHARD])
             with atomic_path(path) as partial, partial.open("wb") as handle:
                 np.savez_compressed(handle, **arrays)
         if progress is not None:
             progress(done + 1, len(shards))
     return load_teacher_cache(folder, len(examples))
+
+
+def torch_labeller(teacher: Any, top_k: int, batch_size: int, bf16: bool, pad_id: int) -> Label:
+    """The top-k labelling of a transformers teacher, batched."""
+    return lambda examples: _teacher_arrays(teacher, examples, top_k, batch_size, bf16, pad_id)
 
 
 def load_teacher_cache(folder: Path, count: int) -> TeacherCache:

@@ -21,7 +21,7 @@ from ghostwright.training.student import (  # noqa: E402
     most_influential,
     prune_layers,
 )
-from ghostwright.training.teacher_cache import build_teacher_cache  # noqa: E402
+from ghostwright.training.teacher_cache import build_teacher_cache, torch_labeller  # noqa: E402
 
 
 def config_for(model: Path, data: Path, run: Path, **overrides) -> dict:
@@ -172,8 +172,9 @@ def test_teacher_cache_holds_its_top_k_per_completion_token_and_is_made_once(
         Example([1, 5, 6, 7, 8], [IGNORE, IGNORE, IGNORE, 7, 8]),  # two completion tokens
         Example([1, 9, 10], [IGNORE, IGNORE, 10]),  # one
     ]
-    build = dict(identity={"model": "tiny"}, top_k=3, batch_size=2, bf16=False, pad_id=0)
-    cache = build_teacher_cache(model, examples, tmp_path, **build)
+    label = torch_labeller(model, top_k=3, batch_size=2, bf16=False, pad_id=0)
+    build = dict(identity={"model": "tiny"}, top_k=3)
+    cache = build_teacher_cache(label, examples, tmp_path, **build)
     values, ids = cache.batch([1, 0])  # in the order the loss visits positions
     with torch.no_grad():
         first = model(input_ids=torch.tensor([examples[0].ids])).logits[0]
@@ -184,10 +185,10 @@ def test_teacher_cache_holds_its_top_k_per_completion_token_and_is_made_once(
 
     shard = next(tmp_path.glob("shard-*.npz"))
     written = shard.stat().st_mtime_ns
-    build_teacher_cache(model, examples, tmp_path, **build)
+    build_teacher_cache(label, examples, tmp_path, **build)
     assert shard.stat().st_mtime_ns == written  # the teacher did not run again
     with pytest.raises(GhostwrightError, match="another teacher's logits"):
-        build_teacher_cache(model, examples, tmp_path, **{**build, "identity": {"model": "x"}})
+        build_teacher_cache(label, examples, tmp_path, **{**build, "identity": {"model": "x"}})
 
 
 def test_distillation_learns_and_resumes_exactly(tiny_teacher, dataset, tmp_path):

@@ -229,8 +229,7 @@ class LoRAFinetuneRecipe:
         at every evaluation (batches of one length class alone are too noisy to compare)."""
         self.model.eval()
         size = self.config["batch_size"]
-        wanted = min(len(self.validation_examples), size * self.config["eval_batches"])
-        chosen = random.Random(self.config["seed"]).sample(self.validation_examples, wanted)
+        chosen = self.validation_sample()
         total, tokens = 0.0, 0
         pad = self.tokenizer.pad_token_id or 0
         for indices in length_batches(chosen, size):
@@ -238,6 +237,12 @@ class LoRAFinetuneRecipe:
             total, tokens = total + float(loss) * count, tokens + count
         self.model.train()
         return total / max(1, tokens)
+
+    def validation_sample(self) -> list[Example]:
+        """The seeded validation examples every evaluation measures on."""
+        size = self.config["batch_size"] * self.config["eval_batches"]
+        wanted = min(len(self.validation_examples), size)
+        return random.Random(self.config["seed"]).sample(self.validation_examples, wanted)
 
     # -- checkpoints --------------------------------------------------------------------------
 
