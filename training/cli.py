@@ -390,6 +390,9 @@ def _family_roles(
             )
         config["teacher_model"], config["model"] = config["model"], config["student_model"]
     config["init_adapter"] = "none"
+    config["teacher_cache"] = config["teacher_cache"] or str(
+        run_dir.parent.parent / "teacher-cache"
+    )
     if teacher and not is_student(teacher):
         fits = model_file(str(teacher.get("base_model") or "default"))
         if fits == model_file(config["teacher_model"]):

@@ -226,7 +226,7 @@ def test_distillation_learns_and_resumes_exactly(tiny_teacher, dataset, tmp_path
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ({"student": "tiny"}, "student must be one of pruned, context, not 'tiny'"),
+        ({"student": "tiny"}, "student must be one of pruned, context, family, not 'tiny'"),
         ({"distill.divergence": "kl"}, "distill.divergence must be one of forward_kl"),
         ({"prune": "random"}, "prune must be one of importance, even"),
         ({"quantization": "q3"}, "quantization must be one of auto, q4_k_m"),

@@ -32,6 +32,7 @@ LoRA recipe's. The validation loss is plain cross-entropy, so student and teache
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -235,7 +236,7 @@ class DistillRecipe(LoRAFinetuneRecipe):
         from ghostwright.training.teacher_cache import build_teacher_cache
 
         top_k = self.config["distill"]["top_k"]
-        folder = self.run_dir / "teacher"
+        folder = self._shared_teacher_folder()
         teacher = LlamaTeacher(
             resolve_model(self.config["teacher_model"]),
             self.config["teacher_adapter"],
@@ -258,6 +259,21 @@ class DistillRecipe(LoRAFinetuneRecipe):
                 path.write_text(json.dumps({"loss": self.teacher_validation_loss}))
         finally:
             teacher.close()
+
+    def _shared_teacher_folder(self) -> Path:
+        """Where the family teacher's labels are kept: under `teacher_cache`, one folder per
+        teacher, data and sample, so a second run on the same data (a full fine-tune after a
+        LoRA, another learning rate) reuses them; else in the run."""
+        if not self.config.get("teacher_cache"):
+            return self.run_dir / "teacher"
+        labelled = {
+            **self._teacher_identity(),
+            "top_k": self.config["distill"]["top_k"],
+            "examples": len(self.train_examples),
+            "teacher_examples": self.config["teacher_examples"],
+        }
+        digest = hashlib.sha256(json.dumps(labelled, sort_keys=True).encode()).hexdigest()
+        return Path(self.config["teacher_cache"]) / digest[:16]
 
     def _trim_vocabulary(self) -> None:
         """The student keeps the tokens its samples use (`training/vocabulary.py`), decided once
