@@ -6,6 +6,7 @@ import platform
 import time
 from importlib import metadata
 
+from ghostwright.indexer.llama_native import has_amx
 from ghostwright.server.backends.hardware import (
     cpu_flags,
     cpu_model,
@@ -34,6 +35,8 @@ def run_doctor(settings: Settings) -> list[tuple[str, str]]:
         rows.append(("load", f"{(time.perf_counter() - started) * 1000:.0f} ms"))
         rows.append(("prompt format", completer.backend.prompt_format.name))
         rows.append(("cpu", f"{cpu_model()} ({' '.join(cpu_flags()) or 'no SIMD flags seen'})"))
+        if has_amx():
+            rows.append(("kernels", "AVX512, AMX off (llama.cpp's AMX kernels crash: issue 20824)"))
         if selection := getattr(completer.backend, "selection", ""):
             rows.append(("why this model", selection))
         if speed := speed_report(completer.backend, settings):

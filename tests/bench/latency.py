@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import describe_machine, stats  # noqa: E402
 from typing_replay import default_sources, typing_requests  # noqa: E402
 
+from ghostwright.indexer.llama_native import load_quietly  # noqa: E402
 from ghostwright.server.backends.hardware import resolve_threads  # noqa: E402
 from ghostwright.server.backends.llama_cpp import LlamaCppBackend, LlamaOptions  # noqa: E402
 from ghostwright.server.models import resolve_model  # noqa: E402
@@ -68,8 +69,8 @@ def warm_typing(
     """Interleaved replay: one ghostwright request, then the same prompt raw, and so on."""
     backend = LlamaCppBackend(model, LlamaOptions(threads=threads, prompt_format=prompt_format))
     completer = Completer(backend)
-    raw = llama_cpp.Llama(
-        str(model), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False
+    raw = load_quietly(
+        model_path=str(model), n_ctx=2048, n_threads=threads, n_threads_batch=threads
     )
     ours, theirs, prompt_tokens, generated, switches, shown = [], [], [], [], [], []
     for path in files:
@@ -121,8 +122,8 @@ def cold_start(model: Path, threads: int, path: Path, prompt_format: str = "auto
     prompt = completer.prepare(request).prompt
     result = completer.complete(request)
     backend.close()
-    raw = llama_cpp.Llama(
-        str(model), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False
+    raw = load_quietly(
+        model_path=str(model), n_ctx=2048, n_threads=threads, n_threads_batch=threads
     )
     raw_ms = raw_generate(raw, prompt, result.generated_tokens)
     raw.close()

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
+from ghostwright.indexer.llama_native import has_amx
+
 
 def cache_dir() -> Path:
     import platformdirs
@@ -80,6 +82,8 @@ def running(binary: Path, model: Path, threads: int, port: int = 8012) -> Iterat
         "-t", str(threads), "-tb", str(threads), "-c", "2048", "-ub", "512", "-b", "512",
         "--cache-reuse", "256", "-np", "1",
     ]  # fmt: skip
+    if has_amx():  # as ghostwright loads it: llama.cpp's AMX kernels crash (llama_native.py)
+        command.append("--no-repack")
     # Its log goes to a file: a pipe nobody reads fills up and stalls the server mid-run.
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)

@@ -29,8 +29,12 @@ def llama_server(default_model_path):
     port = free_port()
     command = [
         sys.executable,
-        "-m",
-        "llama_cpp.server",
+        "-c",
+        # The peer loads its model as ghostwright does: off llama.cpp's AMX kernels, which
+        # crash on CPUs that have AMX (indexer/llama_native.py).
+        "import runpy\nfrom ghostwright.indexer.llama_native import amx_safe_loading\n"
+        "with amx_safe_loading():\n"
+        "    runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)",
         "--model",
         str(default_model_path),
         "--host",
