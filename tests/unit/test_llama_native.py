@@ -1,4 +1,4 @@
-"""Loading off llama.cpp's AMX kernels, which crash on CPUs that have AMX (llama.cpp issue 20824)."""
+"""Loading off llama.cpp's AMX kernels, which crash on CPUs with AMX (llama.cpp issue 20824)."""
 
 from __future__ import annotations
 
@@ -18,4 +18,3 @@ def test_elsewhere_llama_cpp_keeps_its_defaults(monkeypatch):
     monkeypatch.setattr(llama_native, "has_amx", lambda: False)
     with llama_native.amx_safe_loading():
         assert llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts is True
-
