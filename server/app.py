@@ -51,6 +51,34 @@ class GhostwrightProtocol(LanguageServerProtocol):
         if message is not None:  # None: already answered as malformed
             super().handle_message(message)
 
+    def set_writer(self, writer: Any, include_headers: bool = True) -> None:
+        super().set_writer(ClosedPipeTolerant(writer), include_headers)
+
+
+class ClosedPipeTolerant:
+    """A writer that stops sending once the editor has gone: an editor that quits closes our
+    stdout while answers are still in flight, and pygls would log each of them as a traceback."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+        self.gone = False
+
+    def write(self, data: bytes) -> Any:
+        if self.gone:
+            return None
+        try:
+            return self._writer.write(data)
+        except (BrokenPipeError, ConnectionResetError, ValueError):  # ValueError: closed file
+            self.gone = True
+            logger.info("the editor closed the connection; nothing more is sent")
+            return None
+
+    def close(self) -> Any:
+        try:
+            return self._writer.close()
+        except (BrokenPipeError, ConnectionResetError, ValueError):
+            return None
+
 
 class GhostwrightServer(LanguageServer):
     """The LanguageServer plus our state: where settings came from, and the model engine."""
@@ -140,5 +168,8 @@ def serve(tcp: str | None = None, backend_factory: BackendFactory | None = None)
         return 0
     protocol_out = sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print() must never corrupt the protocol stream
-    server.start_io(sys.stdin.buffer, protocol_out)
+    try:
+        server.start_io(sys.stdin.buffer, protocol_out)
+    finally:
+        logger.info("ghostwright exiting")
     return 0

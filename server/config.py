@@ -219,11 +219,14 @@ def project_root(start: Path) -> Path:
 
 
 def client_settings(value: Any) -> dict[str, Any]:
-    """Editor settings arrive flat or under a `ghostwright` key; anything else is empty."""
+    """Editor settings arrive flat or under a `ghostwright` key; anything else is empty (Lua
+    encodes an empty table as `[]`, so `{"ghostwright": []}` means no settings)."""
     if not isinstance(value, dict):
         return {}
-    nested = value.get("ghostwright")
-    return nested if isinstance(nested, dict) else value
+    if "ghostwright" in value:
+        nested = value["ghostwright"]
+        return nested if isinstance(nested, dict) else {}
+    return value
 
 
 if __name__ == "__main__":

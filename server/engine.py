@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -128,6 +129,15 @@ class Engine:
     @property
     def ready(self) -> bool:
         return self._completer is not None
+
+    async def wait_until_loaded(self, timeout_s: float, poll_s: float = 0.05) -> bool:
+        """Whether a model is ready, waiting up to `timeout_s` while one is being loaded."""
+        deadline = time.monotonic() + timeout_s
+        while not self.ready and self.state in ("not loaded", "loading"):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(poll_s)
+        return self.ready
 
     def load(
         self, settings: Settings | None = None, keep: Callable[[], bool] | None = None

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from ghostwright.server.features.documents import language_of, open_document
+from ghostwright.server.features.inline_completion import LOAD_WAIT_S
 from ghostwright.server.pipeline.comment_to_code import (
     GenerationSite,
+    complete_body,
     find_site,
     generation_request,
     replacement,
@@ -46,7 +48,7 @@ def register(server: GhostwrightServer) -> None:
         ls: GhostwrightServer, params: types.CodeActionParams
     ) -> list[types.CodeAction] | None:
         document = open_document(ls, params.text_document.uri)
-        if document is None or not ls.engine.ready:
+        if document is None:
             return None
         line = params.range.start.line
         site = find_site(_lines(document), line, language_of(document))
@@ -78,26 +80,37 @@ def _client_resolves_edits(server: GhostwrightServer) -> bool:
 
 
 async def _resolve(server: GhostwrightServer, action: types.CodeAction) -> types.CodeAction:
-    """Add the edit, unless the document changed since the action was offered."""
+    """Add the edit; when there is none, say why (a user must never meet silence)."""
     data = action.data if isinstance(action.data, dict) else {}
     document = open_document(server, str(data.get("uri", "")))
     if document is None or document.version != data.get("version"):
-        return action  # stale: no edit rather than one that lands in the wrong place
+        # No edit rather than one that lands in the wrong place.
+        return _nothing_written(server, action, "the file changed since it was offered; try again")
     lines = _lines(document)
-    site = find_site(lines, int(data.get("line", -1)), language_of(document))
+    language = language_of(document)
+    site = find_site(lines, int(data.get("line", -1)), language)
     if site is None:
-        return action
+        return _nothing_written(server, action, "the comment is no longer there")
     body, reason = await _generate(server, lines, site, document.path)
-    if not body.strip():
+    complete = complete_body(site, body, language)
+    if not complete.strip():
         why = NOTHING_WRITTEN.get(reason, "the model suggested nothing for it")
-        message = f"ghostwright: {TITLE.lower()}: nothing written, {why}"
-        server.window_show_message(types.ShowMessageParams(types.MessageType.Warning, message))
-        return action
+        if body.strip():
+            why = "the model wrote no complete code for it (what it wrote does not parse)"
+        return _nothing_written(server, action, why)
     if open_document(server, document.uri) is None or document.version != data.get("version"):
-        return action  # typed into while the model ran
-    edit = types.TextEdit(_site_range(site), replacement(site, body))
+        return _nothing_written(server, action, "the file was edited while the model wrote")
+    edit = types.TextEdit(_site_range(site), replacement(site, complete))
     identifier = types.OptionalVersionedTextDocumentIdentifier(document.uri, document.version)
     action.edit = types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(identifier, [edit])])
+    return action
+
+
+def _nothing_written(
+    server: GhostwrightServer, action: types.CodeAction, why: str
+) -> types.CodeAction:
+    message = f"ghostwright: {TITLE.lower()}: nothing written, {why}"
+    server.window_show_message(types.ShowMessageParams(types.MessageType.Warning, message))
     return action
 
 
@@ -107,6 +120,8 @@ async def _generate(
     """The body and why it ended (the result's stop reason)."""
     request = generation_request(lines, site, path, BLOCK_MAX_LINES, BLOCK_MAX_TOKENS)
     request = replace(request, time_limit_s=BLOCK_TIME_LIMIT_S)
+    if not await server.engine.wait_until_loaded(LOAD_WAIT_S):
+        return "", "no-model"
     result = await server.engine.complete_async(request)
     if result is None:
         return "", "superseded" if server.engine.ready else "no-model"

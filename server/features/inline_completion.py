@@ -17,13 +17,18 @@ WORD_BEFORE = re.compile(r"[A-Za-z0-9_]*$")
 # Sent by the editors when the user arrives at a place (a buffer entered, the cursor resting):
 # {"textDocument": {"uri": ...}, "position": {"line": ..., "character": ...}}.
 PREFILL = "ghostwright/prefill"
+# How long a request made during start-up waits for the model (a first start that calibrates
+# the CPU takes about a minute on 2 slow cores).
+LOAD_WAIT_S = 300.0
 
 
 async def suggest(
     server: GhostwrightServer, request: CompletionRequest | None
 ) -> CompletionResult | None:
-    """The result for a request; None for no suggestion (or before the model is loaded)."""
-    if request is None or not server.engine.ready:
+    """The result for a request; None for no suggestion. A request made while the model loads
+    waits for it (the editor cancels it if the user types on), so the user who starts typing
+    at once gets the first suggestion as soon as the model is up, without typing again."""
+    if request is None or not await server.engine.wait_until_loaded(LOAD_WAIT_S):
         return None
     result = await server.engine.complete_async(request)
     return result if result is not None and result.completion else None

@@ -11,7 +11,9 @@ Two shapes are recognised around the cursor line:
 
 from __future__ import annotations
 
+import ast
 import re
+import textwrap
 from dataclasses import dataclass
 
 from ghostwright.server.pipeline.complete import CompletionRequest
@@ -196,3 +198,29 @@ def generation_request(
 def replacement(site: GenerationSite, completion: str) -> str:
     """What replaces lines [first, end): the indented body, ending with a line break."""
     return site.indent + completion.rstrip("\n") + "\n"
+
+
+def complete_body(site: GenerationSite, completion: str, language: str) -> str:
+    """The generated body where it parses, else its longest run of leading lines that does, else
+    "": never a cut-off body. Python is checked with its own parser; a language without one
+    here is taken as generated (the model stopped on its own or at a whole line)."""
+    if language != "python" or not completion.strip():
+        return completion
+    if _parses_as_python_body(replacement(site, completion)):
+        return completion
+    lines = completion.rstrip("\n").split("\n")
+    for end in range(len(lines), 0, -1):
+        candidate = "\n".join(lines[:end])
+        if candidate.strip() and _parses_as_python_body(replacement(site, candidate)):
+            return candidate
+    return ""
+
+
+def _parses_as_python_body(text: str) -> bool:
+    """Whether `text` (indented statements) parses as the body of a function."""
+    body = textwrap.indent(textwrap.dedent(text), "    ")
+    try:
+        ast.parse("def _generated():\n" + body)
+    except (SyntaxError, ValueError):  # ValueError: a null byte
+        return False
+    return True

@@ -23,6 +23,8 @@ def answer(prompt: str) -> str:
         return " " + repr(sorted(set(shown))) + "\n"
     if last.endswith("ret"):
         return "urn total\n"
+    if "cut off" in prompt[-200:]:  # a body the model did not finish: never written
+        return "    return sum(item.price / len(\n"
     if "slow" in last:
         return " ".join(str(number) for number in range(150))  # ~500 characters, no loop
     if prompt.endswith("\n"):  # an empty line: the body of a function or a comment block

@@ -6,6 +6,7 @@ import pytest
 
 from ghostwright.server.pipeline.comment_to_code import (
     GenerationSite,
+    complete_body,
     find_site,
     generation_request,
     replacement,
@@ -116,3 +117,29 @@ def test_request_removes_the_stub_and_the_edit_restores_indentation():
     assert request.text == 'def add(a, b):\n    """Sum."""\n    \n\nx = 1\n'
     assert (request.line, request.column, request.block) == (2, 4, True)
     assert replacement(site, "return a + b\n") == "    return a + b\n"
+
+
+DOCSTRING_SITE = GenerationSite(2, 3, "    ", "docstring-stub")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("return a + b\n", "return a + b\n"),
+        # Cut off by the model: the longest run of leading lines that parses, else nothing.
+        (
+            "total = 0\n    for x in items:\n        total += x\n    return sum(x / len(\n",
+            "total = 0\n    for x in items:\n        total += x",
+        ),
+        ("return sum(item.price / len(\n", ""),
+        ("for x in items:\n", ""),
+        ("# only a comment\n", ""),
+        ("", ""),
+    ],
+)
+def test_a_python_body_is_written_only_as_far_as_it_parses(body, expected):
+    assert complete_body(DOCSTRING_SITE, body, "python") == expected
+
+
+def test_a_language_without_a_parser_here_is_taken_as_generated():
+    assert complete_body(DOCSTRING_SITE, "return a +\n", "go") == "return a +\n"

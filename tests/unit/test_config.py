@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ghostwright.server.config import Settings, parse_settings, setting_docs
+from ghostwright.server.config import Settings, client_settings, parse_settings, setting_docs
 
 
 def test_defaults_need_no_configuration():
@@ -53,3 +53,11 @@ def test_index_settings_are_validated():
     assert (
         settings.retrieval is True and settings.index_include == () and settings.index_max_kb == 512
     )
+
+
+def test_editor_settings_flat_nested_or_an_empty_lua_table():
+    assert client_settings({"max_lines": 2}) == {"max_lines": 2}
+    assert client_settings({"ghostwright": {"max_lines": 2}}) == {"max_lines": 2}
+    # Lua encodes an empty table as a JSON array: no settings, and no "unknown setting" warning.
+    assert client_settings({"ghostwright": []}) == {}
+    assert client_settings([]) == {} and client_settings(None) == {}

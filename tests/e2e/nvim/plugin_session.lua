@@ -1,71 +1,30 @@
 -- Headless Neovim with the ghostwright plugin against the real server process (fake backend).
 -- Run: nvim --headless -u NONE -c "luafile plugin_session.lua" with GHOSTWRIGHT_SERVER_CMD (a
 -- JSON list), GHOSTWRIGHT_PLUGIN (editors/nvim) and GHOSTWRIGHT_RESULT (the verdict file).
-local verdict = dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "verdict.lua")
-local check = verdict.check
-
-local function keys(text)
-  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(text, true, false, true), "t", true)
-end
-
-local function ghost_text(buf, ns)
-  local marks = vim.api.nvim_buf_get_extmarks(buf, ns, 0, -1, { details = true })
-  if #marks == 0 then
-    return nil
-  end
-  local details = marks[1][4]
-  local text = details.virt_text[1][1]
-  for _, line in ipairs(details.virt_lines or {}) do
-    text = text .. "\n" .. line[1][1]
-  end
-  return text
-end
-
--- Run `steps` one after another while Neovim stays in insert mode (the event loop, LSP replies
--- and timers keep running); each step returns true when done, or a number of ms to wait.
-local function in_insert_mode(steps, timeout_ms)
-  local index, waited = 1, 0
-  local timer = vim.loop.new_timer()
-  timer:start(50, 50, vim.schedule_wrap(function()
-    waited = waited + 50
-    if index > #steps or waited > timeout_ms then
-      if index <= #steps then
-        check("step " .. index .. " timed out", false, vim.api.nvim_get_current_line())
-      end
-      timer:stop()
-      keys("<Esc>")
-      return
-    end
-    if steps[index]() then
-      index = index + 1
-    end
-  end))
-  vim.fn.feedkeys("A", "x!") -- returns once a step sends <Esc>
-end
+local here = debug.getinfo(1, "S").source:sub(2):match("(.*/)")
+local verdict = dofile(here .. "verdict.lua")
+local harness = dofile(here .. "harness.lua")
+harness.check = verdict.check
+local check, keys, ghost_text, in_insert_mode = verdict.check, harness.keys, harness.ghost_text,
+  harness.in_insert_mode
 
 verdict.run(function()
-  vim.cmd("filetype on") -- -u NONE leaves it off; every real configuration has it
-  vim.opt.runtimepath:append(os.getenv("GHOSTWRIGHT_PLUGIN"))
-  vim.cmd("runtime plugin/ghostwright.lua")
-  vim.o.expandtab = false
-  local ghostwright = require("ghostwright")
+  local ghostwright = harness.load_plugin()
+  local gw = require("ghostwright.client")
   ghostwright.setup({ cmd = vim.fn.json_decode(os.getenv("GHOSTWRIGHT_SERVER_CMD")), debounce_ms = 20 })
   ghostwright.setup({ cmd = vim.fn.json_decode(os.getenv("GHOSTWRIGHT_SERVER_CMD")), debounce_ms = 20 })
   local path = vim.fn.getcwd() .. "/demo.py"
   vim.cmd("edit " .. path)
   local buf = vim.api.nvim_get_current_buf()
   local inline = require("ghostwright.inline")
-  local client
-  vim.wait(10000, function()
-    client = require("ghostwright.client").get(buf)
-    return client ~= nil and client.initialized
-  end, 50)
+  local client = harness.client_of(buf)
   check("one client after two setups", #require("ghostwright.client").all() == 1,
     #require("ghostwright.client").all())
-  vim.wait(20000, function()
-    local status = client.request_sync("workspace/executeCommand", { command = "ghostwright.status" }, 2000, buf)
-    return status and status.result and status.result.state == "ready"
-  end, 100)
+  check("the model loaded", harness.wait_ready(client, buf), "not ready")
+  vim.wait(300, function() return false end) -- room for any start-up message to arrive
+  local startup = vim.fn.execute("messages")
+  check("no deprecation or settings warning at start", not startup:find("deprecated")
+    and not startup:find("unknown setting") and not startup:find("LSP"), startup)
 
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, { "def f(total):", "    " })
   vim.api.nvim_win_set_cursor(0, { 2, 4 })
@@ -101,6 +60,18 @@ verdict.run(function()
   check("<Tab> falls through when nothing is shown", vim.api.nvim_get_current_line() == "    return\t",
     vim.api.nvim_get_current_line())
 
+  -- <M-l>: the rest of the line.
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, { "def f(total):", "    " })
+  vim.api.nvim_win_set_cursor(0, { 2, 4 })
+  in_insert_mode({
+    function() keys("ret") return true end,
+    function() return ghost_text(buf, inline.namespace) ~= nil end,
+    function() keys("<M-l>") return true end,
+    function() return vim.api.nvim_get_current_line() == "    return total" end,
+  }, 10000)
+  check("<M-l> accepted the line", vim.api.nvim_get_current_line() == "    return total",
+    vim.api.nvim_get_current_line())
+
   -- Leaving insert mode clears a suggestion.
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, { "def f(total):", "    " })
   vim.api.nvim_win_set_cursor(0, { 2, 4 })
@@ -113,14 +84,14 @@ verdict.run(function()
 
   -- The code action, through the plugin's client.
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, { "def add(a, b):", '    """Return the sum."""', "    pass" })
-  local actions = client.request_sync("textDocument/codeAction", {
+  local actions = gw.request_sync(client, "textDocument/codeAction", {
     textDocument = { uri = vim.uri_from_bufnr(buf) },
     range = { start = { line = 1, character = 6 }, ["end"] = { line = 1, character = 6 } },
     context = { diagnostics = {} },
   }, 10000, buf)
   local action = actions and actions.result and actions.result[1]
   if action and not action.edit then
-    action = (client.request_sync("codeAction/resolve", action, 10000, buf) or {}).result
+    action = (gw.request_sync(client, "codeAction/resolve", action, 10000, buf) or {}).result
   end
   if action and action.edit then
     vim.lsp.util.apply_workspace_edit(action.edit, client.offset_encoding)
@@ -132,8 +103,9 @@ verdict.run(function()
   vim.cmd("Ghostwright status")
   vim.wait(5000, function() return vim.fn.execute("messages"):find("ghostwright: ready") ~= nil end, 50)
   local messages = vim.fn.execute("messages")
-  check(":Ghostwright status prints the state", messages:find("ghostwright: ready | model fake:auto", 1, true),
-    messages)
+  check(":Ghostwright status prints the state",
+    messages:find("ghostwright: ready | model fake:auto | adapter none", 1, true), messages)
+  check("no vim.NIL in the status", not messages:find("NIL", 1, true), messages)
   vim.cmd("Ghostwright toggle")
   check(":Ghostwright toggle turns completions off", require("ghostwright.config").options.enabled == false,
     require("ghostwright.config").options.enabled)
@@ -145,5 +117,6 @@ verdict.run(function()
   local report = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
   check(":checkhealth ghostwright", report:find("server command found") ~= nil
     and report:find("1 server%(s%) running") ~= nil, report)
-  vim.lsp.stop_client(client.id)
+  -- All was well: nothing was said at start-up or since, but what the user asked for.
+  check("no notification", #harness.notified == 0, harness.notified)
 end)

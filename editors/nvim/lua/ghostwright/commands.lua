@@ -9,21 +9,30 @@ local function echo(message, level)
     true, {})
 end
 
+-- JSON null arrives as vim.NIL: show it as `none` (or `-`), never as "vim.NIL".
+local function shown(value, absent)
+  if value == nil or value == vim.NIL then
+    return absent
+  end
+  return tostring(value)
+end
+
 local function describe_index(index)
   if type(index) ~= "table" then
-    return tostring(index)
+    return shown(index, "none")
   end
-  if index.files == nil then
-    return index.state
+  if type(index.files) ~= "number" or type(index.chunks) ~= "number" then
+    return shown(index.state, "none")
   end
-  return string.format("%s, %d files, %d chunks", index.state, index.files, index.chunks)
+  return string.format("%s, %d files, %d chunks", shown(index.state, "ready"), index.files,
+    index.chunks)
 end
 
 function M.format_status(status)
-  local latency = status.latency_ms or {}
+  local latency = type(status.latency_ms) == "table" and status.latency_ms or {}
   local text = string.format("%s | model %s | adapter %s | index %s | p50 %s ms",
-    status.state, tostring(status.model), tostring(status.adapter or "none"),
-    describe_index(status.index), latency.p50 ~= vim.NIL and tostring(latency.p50 or "-") or "-")
+    shown(status.state, "unknown"), shown(status.model, "none"), shown(status.adapter, "none"),
+    describe_index(status.index), shown(latency.p50, "-"))
   local student = status.student
   if type(student) == "table" and type(student.retained) == "number"
       and type(student.speedup) == "number" then
@@ -40,7 +49,7 @@ local function server_command(name, on_result)
     return
   end
   -- No `arguments`: an empty Lua table would be sent as a JSON object, not an array.
-  active.request("workspace/executeCommand", { command = name },
+  client.request(active, "workspace/executeCommand", { command = name },
     function(err, result)
       if err then
         echo(name .. " failed: " .. (err.message or vim.inspect(err)), "error")
@@ -83,6 +92,7 @@ M.actions = {
     background_job("ghostwright.trainEmbedder",
       "teaching the retrieval embedder this workspace", "embedder")
   end,
+  -- Off: nothing is requested, drawn or prefilled until it is turned on again.
   toggle = function()
     config.options.enabled = not config.options.enabled
     if not config.options.enabled then

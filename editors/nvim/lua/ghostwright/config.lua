@@ -10,8 +10,6 @@ M.defaults = {
   settings = {},
   debounce_ms = 75,
   enabled = true,
-  -- Use Neovim's own inline completion (0.12+) instead of this plugin's extmarks.
-  native = true,
   keymaps = {
     accept = "<Tab>", -- falls through to a normal <Tab> when nothing is shown
     accept_word = "<M-w>",
@@ -25,13 +23,13 @@ M.options = vim.deepcopy(M.defaults)
 
 function M.set(user)
   local merged = vim.tbl_deep_extend("force", vim.deepcopy(M.defaults), user or {})
+  merged.native = nil -- an option of earlier versions: the plugin now draws on every version
   vim.validate({
     cmd = { merged.cmd, "table" },
     filetypes = { merged.filetypes, "table" },
     settings = { merged.settings, "table" },
     debounce_ms = { merged.debounce_ms, "number" },
     enabled = { merged.enabled, "boolean" },
-    native = { merged.native, "boolean" },
     keymaps = { merged.keymaps, "table" },
     highlight = { merged.highlight, "string" },
   })

@@ -24,8 +24,8 @@ function M.check()
   if vim.fn.executable(executable) == 1 then
     health.ok("server command found: " .. table.concat(config.cmd, " "))
   else
-    health.error("server command not found: " .. executable,
-      { "install ghostwright (pip install ...) or set setup{ cmd = { ... } }" })
+    health.error("server command not found: " .. tostring(executable),
+      { "install ghostwright (see its README) or set require('ghostwright').setup({ cmd = { ... } })" })
   end
   local active = require("ghostwright.client").all()
   if #active > 0 then
@@ -33,10 +33,10 @@ function M.check()
   else
     health.info("no server running yet (it starts with the first supported buffer)")
   end
-  if vim.lsp.inline_completion and config.native then
-    health.info("using Neovim's native inline completion")
+  if vim.fn.has("nvim-0.10") == 1 then
+    health.info("ghost text drawn inline by the plugin (Neovim's own inline completion is left off)")
   else
-    health.info("using ghostwright's extmark ghost text")
+    health.info("ghost text drawn by the plugin at the end of the line (Neovim 0.10+ draws it inline)")
   end
   health.info("completions " .. (config.enabled and "enabled" or "disabled (:Ghostwright toggle)"))
 end

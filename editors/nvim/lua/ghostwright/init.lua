@@ -5,10 +5,6 @@ local config = require("ghostwright.config")
 local M = {}
 local group = nil
 
-local function native_available()
-  return config.options.native and vim.lsp.inline_completion ~= nil
-end
-
 local function map_keys(bufnr)
   local inline = require("ghostwright.inline")
   local keys = config.options.keymaps
@@ -31,17 +27,6 @@ local function map_keys(bufnr)
   expr(keys.dismiss, inline.dismiss)
 end
 
-local function map_native_keys(bufnr)
-  local key = config.options.keymaps.accept
-  vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
-  vim.keymap.set("i", key, function()
-    if not vim.lsp.inline_completion.get() then
-      return vim.api.nvim_replace_termcodes(key, true, false, true)
-    end
-    return ""
-  end, { buffer = bufnr, expr = true, silent = true, desc = "ghostwright" })
-end
-
 local function on_buffer(bufnr)
   local client = require("ghostwright.client")
   if client.attach(bufnr) == nil then
@@ -50,10 +35,6 @@ local function on_buffer(bufnr)
   -- Entering a buffer or resting the cursor: the server evaluates the window there meanwhile.
   vim.api.nvim_create_autocmd({ "BufEnter", "CursorHold", "CursorHoldI" }, { group = group,
     buffer = bufnr, callback = function() client.prefill(bufnr) end })
-  if native_available() then
-    map_native_keys(bufnr)
-    return
-  end
   local inline = require("ghostwright.inline")
   map_keys(bufnr)
   vim.api.nvim_create_autocmd("TextChangedI", { group = group, buffer = bufnr,

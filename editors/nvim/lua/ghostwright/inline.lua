@@ -1,13 +1,18 @@
--- Ghost text from textDocument/inlineCompletion, drawn with extmarks (Neovim 0.7+).
--- Requests are debounced while typing and cancelled by the next keystroke; the text is cleared
--- when the cursor moves away, on leaving insert mode and on leaving the buffer.
+-- Ghost text from textDocument/inlineCompletion, drawn with extmarks on every Neovim version
+-- (0.10+: inline virtual text, exactly where it would be inserted). Requests are debounced while
+-- typing and cancelled by the next keystroke; an answer is drawn only if the buffer, cursor and
+-- text are still those it was asked for, in insert mode; the text is cleared when the cursor
+-- moves away, on leaving insert mode and on leaving the buffer, so it is never shown in normal
+-- mode and never inserted anywhere but where it is drawn.
 -- What became of each suggestion goes back to the server's feedback log through the item's
 -- `ghostwright.feedback` command: accepted, partial (with the characters taken) or dismissed.
 local config = require("ghostwright.config")
-local client_of = require("ghostwright.client").get
+local lsp_client = require("ghostwright.client")
+local client_of = lsp_client.get
 
 local M = {}
 local ns = vim.api.nvim_create_namespace("ghostwright")
+local INLINE_VIRTUAL_TEXT = vim.fn.has("nvim-0.10") == 1
 local timer = nil
 -- What is shown: { bufnr, row, col, text, tick } (0-based row, byte col), or nil.
 local shown = nil
@@ -22,7 +27,7 @@ local function report(outcome, chars)
     return
   end
   local arguments = outcome == "accepted" and open.arguments or { open.arguments[1], outcome, chars }
-  pcall(open.client.request, "workspace/executeCommand",
+  pcall(lsp_client.request, open.client, "workspace/executeCommand",
     { command = "ghostwright.feedback", arguments = arguments }, function() end, open.bufnr)
 end
 
@@ -39,7 +44,7 @@ end
 
 local function cancel_pending()
   if pending then
-    pcall(pending.client.cancel_request, pending.id)
+    pcall(lsp_client.cancel, pending.client, pending.id)
     pending = nil
   end
 end
@@ -56,10 +61,6 @@ function M.clear()
   erase()
 end
 
-function M.visible()
-  return shown ~= nil
-end
-
 function M.suggestion()
   return shown and shown.text or nil
 end
@@ -74,18 +75,19 @@ local function render(bufnr, row, col, text)
   if text == "" then
     return
   end
-  local lines = vim.split(text, "\n", true)
+  local lines = vim.split(text, "\n", { plain = true })
   local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ""
   local at_end = col >= #line
   local virt_lines = {}
   for index = 2, #lines do
     table.insert(virt_lines, { { lines[index], config.options.highlight } })
   end
-  -- Neovim 0.7 has no inline virtual text: at the end of a line the first line sits where it
-  -- will be inserted; in the middle of a line it is shown after the line's end.
-  vim.api.nvim_buf_set_extmark(bufnr, ns, row, at_end and #line or col, {
+  -- 0.10+ draws the first line inline at the cursor. 0.7-0.9 have no inline virtual text: at
+  -- the end of a line it sits where it will be inserted; mid-line it is shown after the end.
+  local position = INLINE_VIRTUAL_TEXT and "inline" or (at_end and "overlay" or "eol")
+  vim.api.nvim_buf_set_extmark(bufnr, ns, row, (at_end and not INLINE_VIRTUAL_TEXT) and #line or col, {
     virt_text = { { lines[1], config.options.highlight } },
-    virt_text_pos = at_end and "overlay" or "eol",
+    virt_text_pos = position,
     virt_lines = #virt_lines > 0 and virt_lines or nil,
     hl_mode = "combine",
   })
@@ -96,7 +98,7 @@ end
 local function on_result(client, bufnr, row, col, tick)
   return function(err, result)
     pending = nil
-    if err or result == nil then
+    if err or result == nil or not config.options.enabled then
       return
     end
     local items = result.items or result
@@ -127,7 +129,7 @@ function M.request()
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
   params.context = { triggerKind = 2 } -- automatic
   local tick = vim.api.nvim_buf_get_changedtick(bufnr)
-  local ok, id = client.request("textDocument/inlineCompletion", params,
+  local ok, id = lsp_client.request(client, "textDocument/inlineCompletion", params,
     on_result(client, bufnr, row, col, tick), bufnr)
   if ok then
     pending = { client = client, id = id }
@@ -135,6 +137,9 @@ function M.request()
 end
 
 function M.schedule()
+  if not config.options.enabled then
+    return
+  end
   local bufnr = vim.api.nvim_get_current_buf()
   if shown and shown.bufnr == bufnr and shown.tick == vim.api.nvim_buf_get_changedtick(bufnr) then
     return -- our own insertion of an accepted part: the rest is still on screen
@@ -142,7 +147,7 @@ function M.schedule()
   M.clear()
   cancel_pending()
   if timer == nil then
-    timer = vim.loop.new_timer()
+    timer = (vim.uv or vim.loop).new_timer()
   end
   timer:stop()
   timer:start(config.options.debounce_ms, 0, vim.schedule_wrap(M.request))
@@ -151,16 +156,33 @@ end
 -- Insert `text` at the cursor and leave the cursor after it.
 local function insert(text)
   local row, col = cursor()
-  local lines = vim.split(text, "\n", true)
+  local lines = vim.split(text, "\n", { plain = true })
   vim.api.nvim_buf_set_text(0, row, col, row, col, lines)
   local last_row = row + #lines - 1
   local last_col = (#lines == 1 and col or 0) + #lines[#lines]
   vim.api.nvim_win_set_cursor(0, { last_row + 1, last_col })
 end
 
+-- Whether what is drawn is still where the cursor is, in the text it was drawn for.
+local function drawn_here()
+  if not shown or vim.api.nvim_get_current_buf() ~= shown.bufnr or vim.fn.mode() ~= "i" then
+    return false
+  end
+  local row, col = cursor()
+  return row == shown.row and col == shown.col
+    and vim.api.nvim_buf_get_changedtick(shown.bufnr) == shown.tick
+end
+
+function M.visible()
+  if shown and not drawn_here() then
+    M.clear() -- stale: never accepted anywhere but where it was drawn
+  end
+  return shown ~= nil
+end
+
 -- Accept all, or the first `part` of the suggestion; the rest stays on screen.
 local function accept_part(part)
-  if not shown then
+  if not M.visible() then
     return false
   end
   local text = shown.text
@@ -202,6 +224,9 @@ end
 
 function M.dismiss()
   cancel_pending()
+  if timer then
+    timer:stop()
+  end
   M.clear()
 end
 
