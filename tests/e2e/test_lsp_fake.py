@@ -184,6 +184,30 @@ async def test_stale_code_action_gives_no_edit(client: LanguageClient):
     )
     resolved = await client.code_action_resolve_async(action)
     assert resolved.edit is None
+    assert await said(client, "nothing written, the file changed")
+
+
+async def test_code_action_never_writes_a_cut_off_body(client: LanguageClient):
+    # VS Code's language client shows window/showMessage as a notification: the same rule there.
+    open_doc(client, 'def mean(items):\n    """Average price, cut off."""\n    pass\n')
+    (action,) = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(URI),
+            range=types.Range(types.Position(1, 8), types.Position(1, 8)),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    resolved = await client.code_action_resolve_async(action)
+    assert resolved.edit is None
+    assert await said(client, "does not parse")
+
+
+async def said(client: LanguageClient, text: str) -> bool:
+    for _ in range(40):  # the message is a notification: it may trail the response
+        if any(text in message.message for message in client.messages):
+            return True
+        await asyncio.sleep(0.05)
+    return False
 
 
 async def test_newest_request_wins(client: LanguageClient):
