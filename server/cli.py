@@ -94,6 +94,22 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (debugging)")
     serve.set_defaults(run=_run_serve)
 
+    http = commands.add_parser(
+        "http",
+        help="serve completions over HTTP: llama.cpp's /infill, OpenAI's /v1/completions",
+        description="Serve the workspace's completions over HTTP for llama.vim, llama.vscode, "
+        "Continue and other clients of llama.cpp's or OpenAI's API (see the README).",
+    )
+    http.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    http.add_argument("--port", type=int, default=8012, help="port (8012, llama.vim's default)")
+    http.add_argument("--workspace", type=Path, help="the repository to serve (the current one)")
+    http.add_argument(
+        "--api-key",
+        help="required beyond loopback; or set GHOSTWRIGHT_API_KEY (not visible in `ps`)",
+    )
+    _add_model_options(http)
+    http.set_defaults(run=_run_http)
+
     add_index_parsers(commands)
     add_feedback_parser(commands)
     for name in ("index", "search"):
@@ -154,7 +170,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 def _settings(args: argparse.Namespace) -> Settings:
     """Defaults, then the project's .ghostwright.toml / [tool.ghostwright], then the flags."""
     file = getattr(args, "file", None)
-    values, warnings = workspace_settings(project_root(file.parent if file else Path.cwd()))
+    workspace = getattr(args, "workspace", None)
+    start = file.parent if file else (workspace if workspace is not None else Path.cwd())
+    values, warnings = workspace_settings(project_root(start))
     settings, more = parse_settings(values)
     for warning in [*warnings, *more]:
         logging.getLogger(PROG).warning("%s", warning)
@@ -169,8 +187,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise GhostwrightError("--threads must be 0 (automatic) or more")
     settings = replace(settings, **flags)
     if args.command not in ("complete", "doctor"):
-        return settings  # eval and train name their adapter explicitly
-    return with_installed_adapter(settings, project_root(file.parent if file else Path.cwd()))
+        return settings  # eval and train name their adapter explicitly; http follows installs
+    return with_installed_adapter(settings, project_root(start))
 
 
 def _run_complete(args: argparse.Namespace) -> int:
@@ -229,6 +247,28 @@ def _run_serve(args: argparse.Namespace) -> int:
     from ghostwright.server.app import serve
 
     return serve(args.tcp)
+
+
+def _run_http(args: argparse.Namespace) -> int:
+    import os
+
+    from ghostwright.server.http_api.app import API_KEY_ENV, run
+    from ghostwright.server.http_api.host import Host
+
+    if not 0 <= args.port <= 65535:
+        raise GhostwrightError(f"--port must be 0-65535, got {args.port}")
+    root = _workspace(args)
+    api_key = args.api_key or os.environ.get(API_KEY_ENV, "")
+    return run(Host(root, _settings(args)), args.host, args.port, api_key)
+
+
+def _workspace(args: argparse.Namespace) -> Path:
+    """The folder `--workspace` names (else the project around the current directory)."""
+    if args.workspace is None:
+        return project_root(Path.cwd())
+    if not args.workspace.is_dir():
+        raise GhostwrightError(f"--workspace: not a directory: {args.workspace}")
+    return args.workspace.resolve()
 
 
 def _run_doctor(args: argparse.Namespace) -> int:

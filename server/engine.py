@@ -9,7 +9,6 @@ engine reports the failure and completions come back empty.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import threading
 import time
@@ -21,7 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ghostwright.server.backends import create_backend
-from ghostwright.server.backends.base import Backend, CancelCheck
+from ghostwright.server.backends.base import Backend, CancelCheck, NewestWins
 from ghostwright.server.config import Settings
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.pipeline.complete import (
@@ -73,6 +72,7 @@ def completion_options(settings: Settings) -> CompletionOptions:
         time_limit_s=settings.time_limit_ms / 1000.0,
         # Waiting for the whole answer means the whole window too.
         latency_budget_ms=0 if unhurried_settings else settings.latency_budget_ms,
+        snippet_tokens=settings.retrieval_tokens,
     )
 
 
@@ -119,8 +119,7 @@ class Engine:
         self._completer: Completer | None = None
         self._swap = threading.Lock()
         self._workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ghostwright-req")
-        self._sequence = itertools.count(1)
-        self._latest = 0
+        self._requests = NewestWins()  # per client lane, as the backend decides too
         self.latencies: deque[float] = deque(maxlen=RECENT_LATENCIES)
         self.last: dict | None = None  # what the latest answered request cost
         self.state = "not loaded"
@@ -201,7 +200,7 @@ class Engine:
         self, request: CompletionRequest, should_cancel: CancelCheck | None = None
     ) -> Future[CompletionResult | None]:
         """Complete on a worker thread; a request superseded before it starts never runs."""
-        self._latest = ticket = next(self._sequence)
+        ticket = self._requests.issue(request.client)
         return self._workers.submit(self._complete, ticket, request, should_cancel)
 
     async def complete_async(self, request: CompletionRequest) -> CompletionResult | None:
@@ -237,7 +236,7 @@ class Engine:
         self, ticket: int, request: CompletionRequest, should_cancel: CancelCheck | None
     ) -> CompletionResult | None:
         completer = self._completer
-        if completer is None or ticket != self._latest:
+        if completer is None or not self._requests.is_latest(ticket, request.client):
             return None
         if should_cancel is not None and should_cancel():
             return None

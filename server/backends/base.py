@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -16,6 +17,8 @@ StopCheck = Callable[[str], bool]
 CancelCheck = Callable[[], bool]
 # Called between steps of one generation: why to stop now ("superseded", "cancelled", "time") or "".
 Interruption = Callable[[], str]
+# Clients remembered for newest-wins; more than this many at once are not told apart.
+MAX_LANES = 256
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,9 @@ class GenerationParams:
     # Prompt evaluation this request may spend before its first token (0: no budget). A prompt
     # that needs longer is answered from the `alternative` prompt, if the caller gave one.
     prompt_budget_ms: float = 0.0
+    # Whose request this is: the newest request wins within one client's lane, never across
+    # lanes (the LSP server has one editor; the HTTP face may serve several).
+    lane: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,33 +88,42 @@ class Backend(Protocol):
 
 
 class NewestWins:
-    """Newest request wins: issuing a ticket makes every older ticket stale.
+    """Newest request wins: issuing a ticket makes every older ticket of its lane stale.
 
     Editors fire a request per keystroke; only the latest one can still be shown, so older ones
-    stop at their next check (and one that has not started yet never runs).
+    stop at their next check (and one that has not started yet never runs). Each client has a
+    lane of its own: one editor's keystroke never cancels another editor's request.
     """
 
     def __init__(self) -> None:
         self._tickets = itertools.count(1)
         self._latest = 0
+        self._latest_in: OrderedDict[str, int] = OrderedDict()
 
-    def issue(self) -> int:
-        self._latest = next(self._tickets)
-        return self._latest
+    def issue(self, lane: str = "") -> int:
+        self._latest = ticket = next(self._tickets)
+        self._latest_in[lane] = ticket
+        self._latest_in.move_to_end(lane)
+        while len(self._latest_in) > MAX_LANES:  # a forgotten lane's requests simply run
+            self._latest_in.popitem(last=False)
+        return ticket
 
     @property
     def latest(self) -> int:
-        """The newest ticket issued (background work stops once a newer one exists)."""
+        """The newest ticket issued in any lane (background work stops once one exists)."""
         return self._latest
 
+    def is_latest(self, ticket: int, lane: str = "") -> bool:
+        return self._latest_in.get(lane, ticket) == ticket
+
     def interruption(
-        self, ticket: int, should_cancel: CancelCheck | None, time_limit_s: float
+        self, ticket: int, should_cancel: CancelCheck | None, time_limit_s: float, lane: str = ""
     ) -> Interruption:
         """The check a generation with `ticket` runs between steps; the time cap starts now."""
         deadline = time.perf_counter() + time_limit_s
 
         def interrupted() -> str:
-            if ticket != self._latest:
+            if not self.is_latest(ticket, lane):
                 return "superseded"
             if should_cancel is not None and should_cancel():
                 return "cancelled"

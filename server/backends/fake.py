@@ -45,7 +45,7 @@ class FakeBackend:
     ) -> Generation:
         self.prompts.append(prompt)
         interrupted = self._requests.interruption(
-            self._requests.issue(), should_cancel, params.time_limit_s
+            self._requests.issue(params.lane), should_cancel, params.time_limit_s, params.lane
         )
         answer, text, reason = self._answer(prompt), "", "eos"
         for char in answer:

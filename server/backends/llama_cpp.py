@@ -122,7 +122,7 @@ class LlamaCppBackend:
         should_cancel: CancelCheck | None = None,
         alternative: Alternative | None = None,
     ) -> Generation:
-        ticket = self._requests.issue()
+        ticket = self._requests.issue(params.lane)
         job = self._worker.submit(
             self._run, ticket, prompt, params, should_stop, should_cancel, alternative
         )
@@ -205,7 +205,9 @@ class LlamaCppBackend:
         should_cancel: CancelCheck | None,
         alternative: Alternative | None = None,
     ) -> Generation:
-        interrupted = self._requests.interruption(ticket, should_cancel, params.time_limit_s)
+        interrupted = self._requests.interruption(
+            ticket, should_cancel, params.time_limit_s, params.lane
+        )
         if reason := interrupted():  # superseded before it started: never touch the model
             return Generation("", 0, 0, reason)
         with self._lock:

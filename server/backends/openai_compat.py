@@ -91,7 +91,7 @@ class OpenAICompatBackend:
         alternative: Alternative | None = None,
     ) -> Generation:
         interrupted = self._requests.interruption(
-            self._requests.issue(), should_cancel, params.time_limit_s
+            self._requests.issue(params.lane), should_cancel, params.time_limit_s, params.lane
         )
         body = {
             "prompt": prompt,

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from ghostwright.server.body_writer import write_body
 from ghostwright.server.features.documents import language_of, open_document
-from ghostwright.server.features.inline_completion import LOAD_WAIT_S
-from ghostwright.server.pipeline.comment_to_code import (
-    GenerationSite,
-    complete_body,
-    find_site,
-    generation_request,
-    replacement,
-)
+from ghostwright.server.pipeline.comment_to_code import GenerationSite, find_site
 
 if TYPE_CHECKING:
     from pygls.workspace import TextDocument
@@ -23,19 +16,6 @@ if TYPE_CHECKING:
     from ghostwright.server.app import GhostwrightServer
 
 TITLE = "Generate code from comment"
-BLOCK_MAX_LINES = 40
-BLOCK_MAX_TOKENS = 384
-# The user asked for a body and waits for it: a keystroke's time limit would cut it short (a
-# 1.5B model writes about 30 tokens/s on 2 cores). A body cut by this limit is not written.
-BLOCK_TIME_LIMIT_S = 90.0
-# Why nothing was written, in the user's words (CompletionResult.stop_reason -> message).
-NOTHING_WRITTEN = {
-    "time": f"the model did not finish within {BLOCK_TIME_LIMIT_S:.0f} s",
-    "superseded": "a newer request took its place",
-    "cancelled": "it was cancelled",
-    "error": "the model failed (see the log)",
-    "no-model": "no model is loaded",
-}
 
 
 def register(server: GhostwrightServer) -> None:
@@ -91,16 +71,12 @@ async def _resolve(server: GhostwrightServer, action: types.CodeAction) -> types
     site = find_site(lines, int(data.get("line", -1)), language)
     if site is None:
         return _nothing_written(server, action, "the comment is no longer there")
-    body, reason = await _generate(server, lines, site, document.path)
-    complete = complete_body(site, body, language)
-    if not complete.strip():
-        why = NOTHING_WRITTEN.get(reason, "the model suggested nothing for it")
-        if body.strip():
-            why = "the model wrote no complete code for it (what it wrote does not parse)"
-        return _nothing_written(server, action, why)
+    body = await write_body(server.engine, lines, site, document.path, language)
+    if not body.text:
+        return _nothing_written(server, action, body.why)
     if open_document(server, document.uri) is None or document.version != data.get("version"):
         return _nothing_written(server, action, "the file was edited while the model wrote")
-    edit = types.TextEdit(_site_range(site), replacement(site, complete))
+    edit = types.TextEdit(_site_range(site), body.text)
     identifier = types.OptionalVersionedTextDocumentIdentifier(document.uri, document.version)
     action.edit = types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(identifier, [edit])])
     return action
@@ -112,20 +88,6 @@ def _nothing_written(
     message = f"ghostwright: {TITLE.lower()}: nothing written, {why}"
     server.window_show_message(types.ShowMessageParams(types.MessageType.Warning, message))
     return action
-
-
-async def _generate(
-    server: GhostwrightServer, lines: list[str], site: GenerationSite, path: str
-) -> tuple[str, str]:
-    """The body and why it ended (the result's stop reason)."""
-    request = generation_request(lines, site, path, BLOCK_MAX_LINES, BLOCK_MAX_TOKENS)
-    request = replace(request, time_limit_s=BLOCK_TIME_LIMIT_S)
-    if not await server.engine.wait_until_loaded(LOAD_WAIT_S):
-        return "", "no-model"
-    result = await server.engine.complete_async(request)
-    if result is None:
-        return "", "superseded" if server.engine.ready else "no-model"
-    return result.completion, result.stop_reason
 
 
 def _site_range(site: GenerationSite) -> types.Range:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from ghostwright.server.body_writer import LOAD_WAIT_S
 from ghostwright.server.features.documents import completion_request, open_document
 from ghostwright.server.pipeline.complete import CompletionRequest, CompletionResult
 
@@ -17,9 +18,6 @@ WORD_BEFORE = re.compile(r"[A-Za-z0-9_]*$")
 # Sent by the editors when the user arrives at a place (a buffer entered, the cursor resting):
 # {"textDocument": {"uri": ...}, "position": {"line": ..., "character": ...}}.
 PREFILL = "ghostwright/prefill"
-# How long a request made during start-up waits for the model (a first start that calibrates
-# the CPU takes about a minute on 2 slow cores).
-LOAD_WAIT_S = 300.0
 
 
 async def suggest(

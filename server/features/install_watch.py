@@ -9,42 +9,34 @@ rebuilds its vectors (the embedder's id changed) while completions go on without
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from ghostwright.server.adapters import installed_adapter, is_student, record_stamp
-from ghostwright.server.embedders import embedder_stamp
+from ghostwright.server.adapters import installed_adapter, is_student
 from ghostwright.server.features.commands import load_model
 from ghostwright.server.features.indexing import close_index, start_index
+from ghostwright.server.installs import watch_records
 
 if TYPE_CHECKING:
     from ghostwright.server.app import GhostwrightServer
 
-POLL_S = 2.0
-
 
 async def watch_installs(server: GhostwrightServer) -> None:
     """Runs for the server's lifetime (a background task)."""
-    seen = record_stamp(server.workspace_root())
-    seen_embedder = embedder_stamp(server.workspace_root())
-    while True:
-        await asyncio.sleep(POLL_S)
-        stamp = record_stamp(server.workspace_root())
-        embedder = embedder_stamp(server.workspace_root())
-        if embedder != seen_embedder:
-            seen_embedder = embedder
-            if server.index is not None:
-                close_index(server)
-                await start_index(server)
-        if stamp == seen:
-            continue
-        seen = stamp
+
+    async def new_embedder() -> None:
+        if server.index is not None:
+            close_index(server)
+            await start_index(server)
+
+    async def new_adapter() -> None:
         if server.engine.apply(server.effective_settings()):
             await load_model(server, "ghostwright: switching to the new adapter")
             _announce(server)
+
+    await watch_records(server.workspace_root(), new_adapter, new_embedder)
 
 
 def _announce(server: GhostwrightServer) -> None:

@@ -16,6 +16,8 @@ from ghostwright.server.backends.base import Backend, CancelCheck, GenerationPar
 from ghostwright.server.backends.calibration import MIN_COLD_WINDOW, budgets, suffix_cap
 from ghostwright.server.pipeline.context import Budget, Window, build_window
 from ghostwright.server.pipeline.postprocess import Hole, open_brackets, reads_as_whole, trim
+from ghostwright.server.pipeline.prompts import ContextFile
+from ghostwright.server.pipeline.snippets import fit_snippets
 from ghostwright.server.pipeline.typed_ahead import LastSuggestion, remainder, split_at
 
 if TYPE_CHECKING:
@@ -35,6 +37,8 @@ class CompletionOptions:
     # backend, a request whose window cannot be evaluated in time is answered from a window
     # sized to fit it (the cold window), while the full one keeps being evaluated.
     latency_budget_ms: float = 0.0
+    # Prompt tokens for snippets: the index's, then the client's own (`context_files`).
+    snippet_tokens: int = 384
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,10 @@ class CompletionRequest:
     block: bool = False  # generate a whole block (comment-to-code) rather than decide per line
     time_limit_s: float | None = None  # overrides CompletionOptions.time_limit_s
     retrieval: bool = True  # add repository snippets when the completer has an index
+    # Code the client sends as context (llama.cpp's `input_extra`): joins the index's snippets
+    # within the same token budget.
+    context_files: tuple[ContextFile, ...] = ()
+    client: str = ""  # whose request: the newest wins within one client's lane
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,8 @@ class CompletionResult:
     error: str = ""
     evaluated_tokens: int = -1  # prompt tokens computed for it (the rest came from the cache)
     cold: bool = False  # answered from the cold window: the full one was not evaluated in time
+    prompt_ms: float = 0.0  # evaluating the prompt
+    generate_ms: float = 0.0  # generating after it
 
 
 @dataclass(frozen=True)
@@ -112,21 +122,40 @@ class Completer:
 
     def prepare(self, request: CompletionRequest, budget: Budget | None = None) -> Prepared:
         """Window, prompt and post-processing context for `request` (no model call)."""
+        budget = budget or self._budget
+        if request.context_files and request.retrieval and self.retriever is None:
+            # The client's snippets take the share the index's would have taken.
+            tokens = max(64, budget.prompt_tokens - self.options.snippet_tokens)
+            budget = replace(budget, prompt_tokens=tokens)
         window = build_window(
-            request.text, request.line, request.column, budget or self._budget, self._count_tokens
+            request.text, request.line, request.column, budget, self._count_tokens
         )
         # A prompt ending in spaces splits tokens where training never did ("return" + " x" is
         # one token pair, "return " + "x" another): leave the spaces out, let the model write them.
         healed = window.line_prefix[len(window.line_prefix.rstrip(" \t")) :]
         prompt_prefix = window.prefix[: len(window.prefix) - len(healed)]
         hole = self._hole(request, window)
-        context = []
-        if self.retriever is not None and request.retrieval and not _blind(hole):
-            context = self.retriever.context(request.text, request.line, request.path, window)
+        context: list[ContextFile] = []
+        if request.retrieval and not _blind(hole):
+            context = self._context(request, window)
         prompt = self.backend.prompt_format.render(
             prompt_prefix, window.suffix, path=request.path, context_files=context
         )
         return Prepared(prompt, hole, healed)
+
+    def _context(self, request: CompletionRequest, window: Window) -> list[ContextFile]:
+        """The index's snippets, then as many of the client's as fit the rest of the budget
+        (before them: the index's come last, nearest the cursor)."""
+        found = []
+        if self.retriever is not None:
+            found = self.retriever.context(request.text, request.line, request.path, window)
+        if not request.context_files:
+            return found
+        fmt = self.backend.prompt_format
+        used = sum(self._count_tokens(fmt.context_cost_text(item, request.path)) for item in found)
+        left = self.options.snippet_tokens - used
+        own = fit_snippets(request.context_files, fmt, self._count_tokens, left, request.path)
+        return [*own[::-1], *found]
 
     def complete(
         self, request: CompletionRequest, should_cancel: CancelCheck | None = None
@@ -145,7 +174,7 @@ class Completer:
             return self._empty(started, "blind-suffix")
         max_tokens = request.max_tokens or self.options.max_tokens
         cold_budget, prompt_budget_ms, time_limit_s = self._plan(request)
-        params = GenerationParams(max_tokens, time_limit_s, prompt_budget_ms)
+        params = GenerationParams(max_tokens, time_limit_s, prompt_budget_ms, lane=request.client)
         cold: list[Prepared] = []
 
         def alternative() -> tuple[str, StopCheck]:
@@ -181,6 +210,8 @@ class Completer:
             error=generation.error,
             evaluated_tokens=generation.evaluated,
             cold=generation.alternative,
+            prompt_ms=generation.prompt_ms,
+            generate_ms=generation.generate_ms,
         )
 
     def _plan(self, request: CompletionRequest) -> tuple[Budget | None, float, float]:

@@ -27,6 +27,7 @@ from ghostwright.indexer.chunker import Chunk
 from ghostwright.indexer.service import IndexService
 from ghostwright.server.pipeline.context import Window
 from ghostwright.server.pipeline.prompts import ContextFile, PromptFormat
+from ghostwright.server.pipeline.snippets import fit_snippets
 
 logger = logging.getLogger(__name__)
 
@@ -123,17 +124,11 @@ class Retriever:
         return self._fit(_merge(imported, [hit.chunk for hit in hits]), relative)
 
     def _fit(self, chunks: Sequence[Chunk], relative: str) -> list[ContextFile]:
-        """As many snippets as fit the token budget, best first, each shown once."""
-        chosen: list[ContextFile] = []
-        left = self.options.tokens
-        for chunk in chunks:
-            item = ContextFile(f"{chunk.path}", chunk.text)
-            cost = self.count_tokens(self.format.context_cost_text(item, relative))
-            if cost <= left:
-                chosen.append(item)
-                left -= cost
-        # Most relevant last: nearest to the cursor, where small models pay most attention.
-        return chosen[::-1]
+        """As many snippets as fit the token budget, best first, each shown once; most relevant
+        last: nearest to the cursor, where small models pay most attention."""
+        items = [ContextFile(f"{chunk.path}", chunk.text) for chunk in chunks]
+        fitted = fit_snippets(items, self.format, self.count_tokens, self.options.tokens, relative)
+        return fitted[::-1]
 
     def _relative(self, path: str) -> str:
         if not path:
