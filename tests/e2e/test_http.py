@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -248,3 +249,21 @@ def test_cli_refuses_beyond_loopback_without_a_key_and_a_busy_port(tmp_path: Pat
         port = base.rsplit(":", 1)[1]
         busy = subprocess.run([*cli, "--port", port], capture_output=True, text=True)
         assert busy.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in busy.stderr
+
+
+def test_a_model_that_fails_to_load_is_named_in_every_answer(tmp_path: Path):
+    missing = tmp_path / "nowhere.gguf"
+    command = [sys.executable, "-m", "ghostwright.server", "http", "--port", "0",
+               "--workspace", str(tmp_path), "--model", str(missing)]  # fmt: skip
+    with http_server(command, ready=False) as base:
+        for _ in range(100):
+            health = httpx.get(f"{base}/health")
+            if "failed" in health.json()["error"]["message"]:
+                break
+            time.sleep(0.05)
+        assert (
+            health.status_code == 503
+            and "model file not found" in health.json()["error"]["message"]
+        )
+        body = httpx.post(f"{base}/infill", json={"input_prefix": "x = "}).json()
+        assert body["content"] == "" and "model file not found" in body["ghostwright"]["why"]
