@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ghostwright.indexer.errors import IndexerError
 from ghostwright.indexer.service import INDEX_DIR, FileRules, IndexService
@@ -14,8 +16,13 @@ from ghostwright.server.embedders import with_installed_embedder
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.pipeline.retrieval import RetrievalOptions, Retriever
 
+if TYPE_CHECKING:
+    from ghostwright.server.engine import Engine
+
 logger = logging.getLogger(__name__)
 
+# The completion model gets the CPU first: background embedding runs on one thread.
+EMBEDDING_THREADS = 1
 CHANGE_QUIET_S = 0.1  # a save's burst of file events is over after this long
 
 
@@ -72,6 +79,27 @@ def close_index(index: IndexService | None) -> None:
     if index is not None:
         index.close()
         index.embedder.close()
+
+
+async def attach_live_index(
+    root: Path, settings: Settings, engine: Engine
+) -> tuple[LiveIndex | None, str]:
+    """Open the workspace's index off the event loop and give completions its snippets:
+    (the live index, "open"), or (None, "unavailable: why") when it cannot be opened."""
+    try:
+        service = await asyncio.to_thread(open_index, root, settings, threads=EMBEDDING_THREADS)
+    except GhostwrightError as exc:
+        logger.warning("repository index unavailable: %s", exc)
+        return None, f"unavailable: {exc}"
+    engine.attach_index(service)
+    return LiveIndex(service), "open"
+
+
+def detach_live_index(live: LiveIndex | None, engine: Engine) -> None:
+    """Completions stop using the index, then it closes (watcher, store, embedder)."""
+    if live is not None:
+        engine.attach_index(None)
+        live.close()
 
 
 class LiveIndex:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.features.progress import Progress, work_done
 
 if TYPE_CHECKING:
@@ -23,8 +22,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REINDEX = "ghostwright.reindex"
-# The completion model gets the CPU first: background embedding runs on one thread.
-EMBEDDING_THREADS = 1
 
 
 def register(server: GhostwrightServer) -> None:
@@ -49,23 +46,14 @@ def register(server: GhostwrightServer) -> None:
 
 async def start_index(server: GhostwrightServer) -> None:
     """Open the workspace's index, attach it to completions, then bring it up to date."""
-    from ghostwright.server.indexing import LiveIndex, open_index
+    from ghostwright.server.indexing import attach_live_index
 
     root = server.workspace.root_path
     settings = server.effective_settings()
     if not root or not settings.retrieval:
         server.index_state = "off" if root else "no workspace folder"
         return
-    try:
-        service = await asyncio.to_thread(
-            open_index, Path(root), settings, threads=EMBEDDING_THREADS
-        )
-    except GhostwrightError as exc:
-        server.index_state = f"unavailable: {exc}"
-        logger.warning("repository index unavailable: %s", exc)
-        return
-    server.index = LiveIndex(service)
-    server.engine.attach_index(service)
+    server.index, server.index_state = await attach_live_index(Path(root), settings, server.engine)
     await _sync(server, "ghostwright: indexing the workspace")
 
 
@@ -76,10 +64,10 @@ def index_status(server: GhostwrightServer) -> dict:
 
 
 def close_index(server: GhostwrightServer) -> None:
-    if server.index is not None:
-        server.engine.attach_index(None)
-        server.index.close()
-        server.index = None
+    from ghostwright.server.indexing import detach_live_index
+
+    detach_live_index(server.index, server.engine)
+    server.index = None
 
 
 async def _sync(server: GhostwrightServer, title: str) -> None:

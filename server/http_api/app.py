@@ -145,16 +145,18 @@ def _key_matches(request: Request, api_key: str) -> bool:
 
 async def _body(request: Request) -> dict[str, Any]:
     """The JSON body, read once (at most MAX_BODY_BYTES) and kept on the request."""
-    if "ghostwright_body" in request.state._state:
-        return request.state.ghostwright_body
+    kept = getattr(request.state, "ghostwright_body", None)
+    if kept is not None:
+        return kept
+    too_large = BadRequest(f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MiB", 413)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise BadRequest(f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MiB", 413)
+        raise too_large
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_BODY_BYTES:
-            raise BadRequest(f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MiB", 413)
+            raise too_large
     request.state.ghostwright_body = parse_json(bytes(raw))
     return request.state.ghostwright_body
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ghostwright.server.pipeline.complete import CompletionRequest
+
 # Largest request body: a whole source file, its suffix and llama.vim's 16 extra chunks fit many
 # times over; anything larger is a mistake or an attack.
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -54,6 +56,30 @@ def count_field(body: dict[str, Any], name: str, default: int, most: int) -> int
     """A whole number in [0, most] (a negative one means "no limit" in llama.cpp: `most`)."""
     value = field(body, name, int, default)
     return most if value < 0 else min(value, most)
+
+
+def stop_field(body: dict[str, Any]) -> list[str]:
+    """`stop`: one string or a list of strings where the suggestion is cut."""
+    stops = field(body, "stop", (list, str), [])
+    stops = [stops] if isinstance(stops, str) else stops
+    if not all(isinstance(stop, str) for stop in stops):
+        raise BadRequest("field 'stop' must be a string or a list of strings")
+    return stops
+
+
+def cursor_request(
+    body: dict[str, Any], before: str, after: str, max_tokens: int, **more: Any
+) -> CompletionRequest:
+    """The request for a cursor between `before` and `after` (`max_tokens` 0: the settings'),
+    with ghostwright's own `path` field naming the file for retrieval."""
+    return CompletionRequest(
+        before + after,
+        before.count("\n"),
+        len(before) - (before.rfind("\n") + 1),
+        path=field(body, "path", str, ""),
+        max_tokens=max_tokens or None,
+        **more,
+    )
 
 
 def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:

@@ -11,13 +11,10 @@ from ghostwright.server.backends import create_backend
 from ghostwright.server.config import Settings
 from ghostwright.server.engine import BackendFactory, Engine
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.indexing import LiveIndex, open_index
+from ghostwright.server.indexing import LiveIndex, attach_live_index, detach_live_index
 from ghostwright.server.installs import watch_records
 
 logger = logging.getLogger(__name__)
-
-# The completion model gets the CPU first: background embedding runs on one thread.
-EMBEDDING_THREADS = 1
 
 
 class Host:
@@ -66,18 +63,11 @@ class Host:
         if not settings.retrieval:
             self.index_state = "off"
             return
-        try:
-            service = await asyncio.to_thread(
-                open_index, self.root, settings, threads=EMBEDDING_THREADS
-            )
-        except GhostwrightError as exc:
-            self.index_state = f"unavailable: {exc}"
-            logger.warning("repository index unavailable: %s", exc)
+        self.index, self.index_state = await attach_live_index(self.root, settings, self.engine)
+        if self.index is None:
             return
-        self.index = LiveIndex(service)
-        self.engine.attach_index(service)
         try:
-            stats = await asyncio.wrap_future(service.submit_sync())
+            stats = await asyncio.wrap_future(self.index.service.submit_sync())
         except Exception as exc:  # noqa: BLE001 - completions go on without the new chunks
             logger.warning("indexing failed: %s", exc)
             return
@@ -87,10 +77,8 @@ class Host:
         return self.index.status() if self.index is not None else {"state": self.index_state}
 
     def _close_index(self) -> None:
-        if self.index is not None:
-            self.engine.attach_index(None)
-            self.index.close()
-            self.index = None
+        detach_live_index(self.index, self.engine)
+        self.index = None
 
     async def _new_adapter(self) -> None:
         if self.engine.apply(self.settings()):

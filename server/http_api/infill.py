@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ghostwright.server.http_api.answer import Answer, cut_at_stops
-from ghostwright.server.http_api.fields import BadRequest, count_field, field
+from ghostwright.server.http_api.fields import (
+    BadRequest,
+    count_field,
+    cursor_request,
+    field,
+    stop_field,
+)
 from ghostwright.server.pipeline.complete import CompletionRequest
 from ghostwright.server.pipeline.prompts import ContextFile
 
@@ -29,23 +35,17 @@ class InfillRequest:
 
 
 def parse_infill(body: dict[str, Any], client: str) -> InfillRequest:
-    prefix = field(body, "input_prefix", str, "")
-    middle = field(body, "prompt", str, "")
-    suffix = field(body, "input_suffix", str, "")
+    before = field(body, "input_prefix", str, "") + field(body, "prompt", str, "")
     n_predict = count_field(body, "n_predict", -1, MAX_PREDICT)
-    before = prefix + middle
-    line = before.count("\n")
-    column = len(before) - (before.rfind("\n") + 1)
-    request = CompletionRequest(
-        before + suffix,
-        line,
-        column,
-        path=field(body, "path", str, ""),  # ghostwright's own: the file, for retrieval
-        max_tokens=n_predict or None,
+    request = cursor_request(
+        body,
+        before,
+        field(body, "input_suffix", str, ""),
+        n_predict,
         context_files=tuple(_extra(field(body, "input_extra", list, []))),
         client=client,
     )
-    return InfillRequest(request, _stops(body), warm_up=n_predict == 0)
+    return InfillRequest(request, stop_field(body), warm_up=n_predict == 0)
 
 
 def _extra(chunks: list[Any]) -> list[ContextFile]:
@@ -59,14 +59,6 @@ def _extra(chunks: list[Any]) -> list[ContextFile]:
         if text.strip():
             files.append(ContextFile(field(chunk, "filename", str, ""), text))
     return files
-
-
-def _stops(body: dict[str, Any]) -> list[str]:
-    stops = field(body, "stop", (list, str), [])
-    stops = [stops] if isinstance(stops, str) else stops
-    if not all(isinstance(stop, str) for stop in stops):
-        raise BadRequest("field 'stop' must be a string or a list of strings")
-    return stops
 
 
 def infill_response(answer: Answer, stops: list[str], model: str) -> dict[str, Any]:

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ghostwright.server.http_api.answer import Answer, cut_at_stops
-from ghostwright.server.http_api.fields import BadRequest, count_field, field
+from ghostwright.server.http_api.fields import (
+    BadRequest,
+    count_field,
+    cursor_request,
+    field,
+    stop_field,
+)
 from ghostwright.server.http_api.infill import MAX_PREDICT
 from ghostwright.server.pipeline.complete import CompletionRequest
 
@@ -38,23 +44,14 @@ def parse_completion(body: dict[str, Any], client: str) -> OpenAIRequest:
         raise BadRequest("only one completion per request ('n' and 'best_of' must be 1)")
     if field(body, "echo", bool, False):
         raise BadRequest("'echo' is not supported")
-    suffix = field(body, "suffix", str, "")
-    max_tokens = count_field(body, "max_tokens", 0, MAX_PREDICT)
-    line = prompt.count("\n")
-    column = len(prompt) - (prompt.rfind("\n") + 1)
-    request = CompletionRequest(
-        prompt + suffix,
-        line,
-        column,
-        path=field(body, "path", str, ""),  # ghostwright's own: the file, for retrieval
-        max_tokens=max_tokens or None,
+    request = cursor_request(
+        body,
+        prompt,
+        field(body, "suffix", str, ""),
+        count_field(body, "max_tokens", 0, MAX_PREDICT),
         client=field(body, "user", str, "") or client,
     )
-    stops = field(body, "stop", (list, str), [])
-    stops = [stops] if isinstance(stops, str) else stops
-    if not all(isinstance(stop, str) for stop in stops):
-        raise BadRequest("field 'stop' must be a string or a list of strings")
-    return OpenAIRequest(request, stops, field(body, "stream", bool, False))
+    return OpenAIRequest(request, stop_field(body), field(body, "stream", bool, False))
 
 
 def completion_response(answer: Answer, stops: list[str], model: str) -> dict[str, Any]:

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 from http_process import fake_command, http_server
-from test_neovim import HERE, NEOVIMS
+from test_neovim import HERE, NEOVIMS, run_headless
 
 REPO = HERE.parents[1]
 
@@ -63,13 +62,4 @@ def test_llama_vim_shows_a_suggestion_only_the_workspace_index_could_give(tmp_pa
             "GHOSTWRIGHT_RESULT": str(result),
         }
         script = HERE / "nvim" / "llama_vim_session.lua"
-        done = subprocess.run(
-            [NEOVIMS["0.12"], "--headless", "-u", "NONE", "-c", f"luafile {script}"],
-            env=env,
-            cwd=workspace,
-            timeout=180,
-            capture_output=True,
-            text=True,
-        )
-        assert result.exists(), done.stderr
-        assert result.read_text() == "ok\n"
+        assert run_headless(NEOVIMS["0.12"], script, env, workspace, result) == "ok\n"

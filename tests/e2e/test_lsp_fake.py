@@ -151,13 +151,7 @@ async def test_closed_document_is_empty(client: LanguageClient):
 async def test_code_action_offered_cheaply_and_resolved_into_an_edit(client: LanguageClient):
     text = 'def add(a, b):\n    """Return the sum."""\n    pass\n\n\nprint(add(1, 2))\n'
     open_doc(client, text)
-    actions = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(URI),
-            range=types.Range(types.Position(1, 8), types.Position(1, 8)),
-            context=types.CodeActionContext(diagnostics=[]),
-        )
-    )
+    actions = await code_actions(client, 1, 8)
     (action,) = actions
     assert action.title == "Generate code from comment" and action.edit is None
     resolved = await client.code_action_resolve_async(action)
@@ -169,13 +163,7 @@ async def test_code_action_offered_cheaply_and_resolved_into_an_edit(client: Lan
 
 async def test_stale_code_action_gives_no_edit(client: LanguageClient):
     open_doc(client, 'def add(a, b):\n    """Return the sum."""\n    pass\n')
-    (action,) = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(URI),
-            range=types.Range(types.Position(1, 4), types.Position(1, 4)),
-            context=types.CodeActionContext(diagnostics=[]),
-        )
-    )
+    (action,) = await code_actions(client, 1, 4)
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(version=2, uri=URI),
@@ -190,16 +178,22 @@ async def test_stale_code_action_gives_no_edit(client: LanguageClient):
 async def test_code_action_never_writes_a_cut_off_body(client: LanguageClient):
     # VS Code's language client shows window/showMessage as a notification: the same rule there.
     open_doc(client, 'def mean(items):\n    """Average price, cut off."""\n    pass\n')
-    (action,) = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(URI),
-            range=types.Range(types.Position(1, 8), types.Position(1, 8)),
-            context=types.CodeActionContext(diagnostics=[]),
-        )
-    )
+    (action,) = await code_actions(client, 1, 8)
     resolved = await client.code_action_resolve_async(action)
     assert resolved.edit is None
     assert await said(client, "does not parse")
+
+
+async def code_actions(client: LanguageClient, line: int, character: int) -> list:
+    """The actions offered with the cursor at (line, character) of the open document."""
+    at = types.Position(line, character)
+    return await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(URI),
+            range=types.Range(at, at),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
 
 
 async def said(client: LanguageClient, text: str) -> bool:

@@ -54,10 +54,15 @@ def run_session(nvim: str, script: str, folder: Path, **extra: str) -> str:
         "XDG_STATE_HOME": str(folder / "state"),  # the server's log, read by the exit test
         **extra,
     }
+    return run_headless(nvim, HERE / "nvim" / script, env, folder, result)
+
+
+def run_headless(nvim: str, script: Path, env: dict, cwd: Path, result: Path) -> str:
+    """Run a Lua script in headless Neovim with no user config; the verdict file's text."""
     done = subprocess.run(
-        [nvim, "--headless", "-u", "NONE", "-c", f"luafile {HERE / 'nvim' / script}"],
+        [nvim, "--headless", "-u", "NONE", "-c", f"luafile {script}"],
         env=env,
-        cwd=folder,
+        cwd=cwd,
         timeout=180,
         capture_output=True,
         text=True,

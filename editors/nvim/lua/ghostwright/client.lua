@@ -124,33 +124,29 @@ function M.get(bufnr)
   return nil
 end
 
--- Client methods on every version: returns what the method returns.
-function M.request(client, method, params, handler, bufnr)
+-- Client methods on every version (Neovim 0.11 made them methods, `client:name(...)`; before,
+-- they were fields called without self): returns what the method returns.
+local function call(client, name, ...)
   if COLON_METHODS then
-    return client:request(method, params, handler, bufnr)
+    return client[name](client, ...)
   end
-  return client.request(method, params, handler, bufnr)
+  return client[name](...)
+end
+
+function M.request(client, method, params, handler, bufnr)
+  return call(client, "request", method, params, handler, bufnr)
 end
 
 function M.request_sync(client, method, params, timeout_ms, bufnr)
-  if COLON_METHODS then
-    return client:request_sync(method, params, timeout_ms, bufnr)
-  end
-  return client.request_sync(method, params, timeout_ms, bufnr)
+  return call(client, "request_sync", method, params, timeout_ms, bufnr)
 end
 
 function M.notify(client, method, params)
-  if COLON_METHODS then
-    return client:notify(method, params)
-  end
-  return client.notify(method, params)
+  return call(client, "notify", method, params)
 end
 
 function M.cancel(client, id)
-  if COLON_METHODS then
-    return client:cancel_request(id)
-  end
-  return client.cancel_request(id)
+  return call(client, "cancel_request", id)
 end
 
 -- Tell the server where the cursor rests, so it evaluates the window there before anything is
