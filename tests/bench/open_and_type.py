@@ -340,6 +340,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=16)
     parser.add_argument("--model", default="auto", help="auto, a tier name or a .gguf path")
     parser.add_argument("--peer-model", help="llama-server's model (default: what auto chose)")
+    parser.add_argument(
+        "--also",
+        nargs="*",
+        default=[],
+        help="more models replayed through ghostwright in the same run (a distilled student "
+        "beside its teacher and base), each reported with its ratios to --model",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--think-s", type=float, default=2.0)
     parser.add_argument("--threads", type=int, default=0)
@@ -358,6 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     report["ghostwright"] = asyncio.run(
         replay_ghostwright(items, args.model, args.seed, args.think_s)
     )
+    report["also"] = {
+        model: _against(asyncio.run(replay_ghostwright(items, model, args.seed, args.think_s)),
+                        report["ghostwright"])
+        for model in args.also
+    }  # fmt: skip
     peer = None
     if not args.no_peer:
         binary = ensure_llama_server(lambda line: print(line, file=sys.stderr))
@@ -380,8 +392,21 @@ def main(argv: list[str] | None = None) -> int:
     for side in ("ghostwright", "llama_server"):
         if isinstance(brief.get(side), dict):
             brief[side] = {k: v for k, v in brief[side].items() if k != "each"}
+    brief["also"] = {
+        model: {k: v for k, v in side.items() if k != "each"}
+        for model, side in report["also"].items()
+    }
     print(json.dumps(brief, indent=2))
     return 0
+
+
+def _against(side: dict, baseline: dict) -> dict:
+    """`side` with its typing and first-request medians as ratios to `baseline`'s (same run)."""
+    ratios = {}
+    for key in ("typing_ms", "first_request_ms"):
+        if side.get(key) and baseline.get(key):
+            ratios[f"{key}_p50_ratio"] = side[key]["p50"] / baseline[key]["p50"]
+    return {**side, **ratios}
 
 
 def _served_path(model_name: str) -> str:
