@@ -5,7 +5,9 @@ model fill-in-the-middle, so it serves every repository without one of its own).
 A user who set `adapter` (or `prompt_format`) explicitly keeps it; otherwise the installed adapter
 applies with the prompt format it was trained on. A distilled student is installed the same way but
 names a whole `model` instead of an `adapter` (and keeps its teacher's record, which the next
-distillation starts from); it replaces the model unless the user chose one. A context-distilled
+distillation starts from); under `model = auto` it is one more tier `auto` weighs
+(`auto_model.candidates`), under `default` it replaces the model, and a model the user named
+wins. A context-distilled
 student also names the window it was trained for (`serve`: a shorter `prompt_tokens`, no
 retrieval), applied where the user kept the defaults. The server polls the
 records and reloads when one changes, so a finished fine-tune takes effect without a restart."""
@@ -74,6 +76,10 @@ def with_installed_adapter(settings: Settings, root: Path | None) -> Settings:
     if record.get("model"):
         if chosen_by_user:  # the user's own model choice wins
             return settings
+        if settings.model.strip() == "auto" and not record.get("serve"):
+            # `auto` weighs the student against the packaged tiers at this machine's speed. A
+            # context student is bound to its own window, so it is served as installed.
+            return replace(settings, installed_student=str(Path(record["path"]).parent))
         return replace(settings, model=record["path"], prompt_format=prompt_format)
     # An adapter only fits the model it was trained on: `auto` serves that model with it, and a
     # model the user named that is another one is served without it.
@@ -86,11 +92,10 @@ def with_installed_adapter(settings: Settings, root: Path | None) -> Settings:
 
 def model_file(spec: str) -> str:
     """What a `model` value names, comparable across spellings (a tier, `default`, a path)."""
-    from ghostwright.server.packaged_models import GEMMA_270M, cached_path, tier_named
+    from ghostwright.server.packaged_models import cached_path, tier_for_spec
 
-    spec = spec.strip()
-    tier = GEMMA_270M if spec in ("", "default") else tier_named(spec)
-    return str(cached_path(tier) if tier else Path(spec).expanduser().resolve())
+    tier = tier_for_spec(spec)
+    return str(cached_path(tier) if tier else Path(spec.strip()).expanduser().resolve())
 
 
 # `model` values that leave the choice to ghostwright (an installed adapter or student decides).

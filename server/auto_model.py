@@ -1,7 +1,12 @@
-"""`model = auto`: the best packaged tier that is fast enough on this machine.
+"""`model = auto`: the best packaged tier (or installed student) fast enough on this machine.
 
 Tiers are tried best-quality first (their measured HumanEval single-line pass@1,
-`packaged_models.TIERS`). A tier fits when, at its calibrated speed, a cold request can evaluate a
+`packaged_models.TIERS`). An installed distilled student joins them as one more tier: its quality
+is the share of its teacher's held-out exact match it kept at the install gate times the
+teacher tier's own, so a student of the 1.5B that kept 78% ranks between the 1.5B and the 0.5B
+and is served where the 1.5B is too slow, and the 1.5B itself where it fits.
+
+A tier fits when, at its calibrated speed, a cold request can evaluate a
 useful window and generate a first line within `latency_budget_ms` (`calibration.Budgets.fits`).
 A tier never calibrated on this machine is loaded and measured once (seconds); the measurement is
 cached, so later starts decide from the cache without loading anything but the chosen model.
@@ -14,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ghostwright.server.adapters import current_adapter, is_student
 from ghostwright.server.backends import calibration
 from ghostwright.server.backends.hardware import resolve_threads
 from ghostwright.server.config import Settings
@@ -24,6 +30,7 @@ from ghostwright.server.packaged_models import (
     ensure_tier,
     is_installed,
     served_format,
+    tier_for_spec,
 )
 
 if TYPE_CHECKING:
@@ -50,7 +57,7 @@ def choose_model(settings: Settings | None = None, *, keep_loaded: bool = False)
     from ghostwright.server.backends.llama_cpp import LlamaCppBackend, LlamaOptions
 
     settings = settings or Settings()
-    installed = [tier for tier in TIERS if is_installed(tier)]
+    installed = candidates(settings)
     if not installed:
         commands = "; ".join(tier.pip_command for tier in TIERS)
         raise GhostwrightError(f"no packaged model is installed: {commands}")
@@ -98,6 +105,41 @@ def choose_model(settings: Settings | None = None, *, keep_loaded: bool = False)
     if not keep_loaded:
         _close_others([fastest])
     return fastest
+
+
+def candidates(settings: Settings) -> list[Tier]:
+    """The installed packaged tiers and the installed student, best quality first (a student
+    before a tier of equal quality: it is the one trained on this user's code)."""
+    found = [tier for tier in TIERS if is_installed(tier)]
+    student = student_tier(settings.installed_student)
+    if student is not None and is_installed(student):
+        found.append(student)
+    return sorted(found, key=lambda tier: (-tier.quality, not tier.local))
+
+
+def student_tier(folder: str) -> Tier | None:
+    """The distilled student installed in `folder` as a tier `auto` can weigh, or None."""
+    record = current_adapter(Path(folder)) if folder else None
+    if record is None or not is_student(record):
+        return None
+    teacher = tier_for_spec(str(record.get("teacher_model") or record.get("base_model") or ""))
+    retained = float(record.get("retained") or 0.0)
+    prompt_format = str(record.get("prompt_format") or "auto")
+    return Tier(
+        name=f"student {Path(record['path']).name}",
+        title=f"distilled student of {teacher.name if teacher else 'its teacher'}",
+        file_name=Path(record["path"]).name,
+        sha256="",
+        size=0,
+        pieces=(),
+        pip_command="ghostwright distill",
+        # A teacher that is no packaged tier (the user's own model) has no measured quality:
+        # the student then ranks first, as the user's installed choice.
+        quality=retained * teacher.quality if teacher else 1.0,
+        fim=prompt_format != "prefix-only",
+        prompt_format=prompt_format,
+        local=record["path"],
+    )
 
 
 def _fits_with_slack(speed: calibration.Speed, tier: Tier, settings: Settings) -> bool:

@@ -24,6 +24,11 @@ def _setting(
     return field(default=default, metadata={"doc": doc, "choices": choices, "minimum": minimum})
 
 
+def _derived(default: Any, why: str) -> Any:
+    """A value ghostwright fills in from what is installed; never read from the user's config."""
+    return field(default=default, metadata={"derived": why})
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a user can configure; defaults work offline with no configuration."""
@@ -105,12 +110,20 @@ class Settings:
         "Skip automatic suggestions where `ghostwright feedback train-trigger` learnt they are "
         "rarely accepted (no effect until it has run)",
     )
+    installed_student: str = _derived(
+        "", "the folder whose current.json names a distilled student `model = auto` may pick"
+    )
+
+
+def user_fields() -> list[Any]:
+    """The settings a user can set (documented, validated, offered to editors)."""
+    return [item for item in fields(Settings) if "derived" not in item.metadata]
 
 
 def setting_docs() -> list[tuple[str, str, str]]:
     """(name, default, description) for every setting, in definition order."""
     rows = []
-    for item in fields(Settings):
+    for item in user_fields():
         doc, choices = item.metadata["doc"], item.metadata["choices"]
         if choices:
             doc += " (one of: " + ", ".join(f"`{choice}`" for choice in choices) + ")"
@@ -132,7 +145,7 @@ JSON_TYPES = {bool: "boolean", int: "integer", str: "string", tuple: "array"}
 def vscode_properties() -> dict[str, dict[str, Any]]:
     """`contributes.configuration.properties` for the VS Code extension, from this schema."""
     properties: dict[str, dict[str, Any]] = {}
-    for item in fields(Settings):
+    for item in user_fields():
         entry: dict[str, Any] = {
             "type": JSON_TYPES[type(item.default)],
             "default": list(item.default) if isinstance(item.default, tuple) else item.default,
@@ -153,7 +166,7 @@ def parse_settings(
 ) -> tuple[Settings, list[str]]:
     """Apply `values` over `base`; unknown or invalid entries become warnings, not errors."""
     settings = base or Settings()
-    known = {item.name: item for item in fields(Settings)}
+    known = {item.name: item for item in user_fields()}
     changes: dict[str, Any] = {}
     warnings: list[str] = []
     for name, value in values.items():

@@ -44,6 +44,8 @@ class Tier:
     # `auto` detects the format; the 0.5B has FIM tokens but lost the skill (issue 19's three
     # suffix-dependent holes: 0 of 3), so it is served as a prefix continuation.
     prompt_format: str = "auto"
+    # A model already on disk, with no pieces to assemble: an installed distilled student.
+    local: str = ""
 
 
 def _pieces(distribution: str, count: int, path: str) -> tuple[tuple[str, str], ...]:
@@ -108,6 +110,15 @@ def tier_named(name: str) -> Tier | None:
     return next((tier for tier in TIERS if tier.name == name), None)
 
 
+def tier_for_spec(spec: str) -> Tier | None:
+    """The tier a `model` value names: its name, `default` (gemma, what training recipes start
+    from) or its assembled file's path; None for anything else."""
+    spec = spec.strip()
+    if spec in ("", "default"):
+        return GEMMA_270M
+    return tier_named(spec) or next((t for t in TIERS if Path(spec).name == t.file_name), None)
+
+
 def cache_dir() -> Path:
     """Where assembled and downloaded models live (shared by all workspaces of this user)."""
     import platformdirs
@@ -121,6 +132,8 @@ def cached_path(tier: Tier, folder: Path | None = None) -> Path:
 
 def is_installed(tier: Tier, folder: Path | None = None) -> bool:
     """Usable without a download: assembled and verified, or every piece present."""
+    if tier.local:
+        return Path(tier.local).is_file()
     if _is_verified(cached_path(tier, folder), tier.sha256, quick=True):
         return True
     return all(path is not None for path in _piece_paths(tier))
@@ -128,6 +141,10 @@ def is_installed(tier: Tier, folder: Path | None = None) -> bool:
 
 def ensure_tier(tier: Tier, folder: Path | None = None) -> Path:
     """The tier's verified GGUF in the cache, assembled from its pieces the first time."""
+    if tier.local:
+        if not Path(tier.local).is_file():
+            raise GhostwrightError(f"model {tier.name} is gone: {tier.local}")
+        return Path(tier.local)
     target = cached_path(tier, folder)
     if _is_verified(target, tier.sha256):
         return target

@@ -531,7 +531,8 @@ def _training_base(settings: Settings, home: Path, stage: str) -> str:
     record = installed_adapter(home.parent if stage == "b" else None)
     if record is not None and not record.get("model") and record.get("base_model"):
         return str(record["base_model"])
-    return choose_model(settings).tier.name
+    # An adapter trains on a packaged tier, never on an installed student `auto` might pick.
+    return choose_model(replace(settings, installed_student="")).tier.name
 
 
 def _cache() -> Path:

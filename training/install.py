@@ -55,10 +55,11 @@ def install_student(
     force: bool = False,
     distilled: str = "pruned",
     serve: dict | None = None,
+    teacher_model: str = "",
 ) -> Path:
     """Make a distilled student current when it keeps `min_retained` of the teacher's held-out
     exact match (the gate's `before` is the teacher): the served `model`, with the settings it
-    must be served with (`serve`)."""
+    must be served with (`serve`) and the teacher's model (`auto` ranks the student by it)."""
     _check_passed(candidate, "student")
     retained = retained_of(candidate)
     if retained < min_retained and not force:
@@ -74,6 +75,7 @@ def install_student(
         "forced": retained < min_retained,
         "distilled": distilled,
         "serve": serve or {},
+        "teacher_model": teacher_model or candidate.base_model,
     }
     return _install(candidate, adapters_dir, "model", extra)
 

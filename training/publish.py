@@ -180,6 +180,7 @@ def publish_student(
             force=force,
             distilled=kind,
             serve=serve,
+            teacher_model=teacher_model,
         )
         outcome["installed"] = str(installed)
     except GhostwrightError as exc:

@@ -39,11 +39,15 @@ def status_of(server: GhostwrightServer) -> dict:
     """Engine state, the index, what the installed adapter measured when it was installed and,
     for a distilled student, its figures beside its teacher's."""
     record = installed_adapter(server.workspace_root())
-    served = server.engine.settings
-    active = record is not None and record["path"] in (served.adapter, served.model)
+    served, engine = server.engine.settings, server.engine.status()
+    # Named in the settings, or the student `auto` picked (the engine serves its file).
+    active = record is not None and (
+        record["path"] in (served.adapter, served.model)
+        or (is_student(record) and engine["model"] == Path(record["path"]).name)
+    )
     gain = record.get("gain_exact_match") if active else None
     status = {
-        **server.engine.status(),
+        **engine,
         "index": index_status(server),
         "adapter_gain": gain,
         "training": bool(server.training),

@@ -44,11 +44,19 @@ def _announce(server: GhostwrightServer) -> None:
     if record is None:
         message = "ghostwright: adapter removed; using the base model"
     elif is_student(record):
-        message = (
-            f"ghostwright: now using the distilled student {Path(record['path']).name} "
-            f"({record.get('retained', 0):.0%} of the teacher's exact match, "
-            f"{record.get('speedup', 0):.2f}x its speed)"
+        student = Path(record["path"]).name
+        figures = (
+            f"{record.get('retained', 0):.0%} of the teacher's exact match, "
+            f"{record.get('speedup', 0):.2f}x its speed"
         )
+        served = server.engine.status()
+        if served["model"] in (student, None):
+            message = f"ghostwright: now using the distilled student {student} ({figures})"
+        else:  # `auto` weighed it and kept a better tier that fits this machine
+            message = (
+                f"ghostwright: distilled student {student} ({figures}) is ready; `model = auto` "
+                f"keeps {served['model']} here: {served['selection']}"
+            )
     else:
         gain = record.get("gain_exact_match", 0.0) * 100
         message = (

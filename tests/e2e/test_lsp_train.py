@@ -63,7 +63,13 @@ async def client(lsp_client: LanguageClient, tmp_path_factory):
         (root / f"shape{number}.py").write_text(SOURCE.replace("area", f"area{number}"))
     (root / "toy.yaml").write_text(TOY_RECIPE)
     (root / "distill.yaml").write_text(TOY_DISTILL)
-    params = types.InitializeParams(capabilities=capabilities(), root_uri=root.as_uri())
+    # `default` rather than `auto`: a student then replaces the model (the fake backend cannot
+    # weigh tiers the way `auto` does; tests/unit/test_calibration.py covers that).
+    params = types.InitializeParams(
+        capabilities=capabilities(),
+        root_uri=root.as_uri(),
+        initialization_options={"ghostwright": {"model": "default"}},
+    )
     await lsp_client.initialize_session(params)
     lsp_client.root = root
     await wait_until_ready(lsp_client)

@@ -367,6 +367,8 @@ def test_sequence_distillation_into_a_model_with_another_vocabulary(
     assert manifest["kind"] == "sequence" and manifest["samples"]["train"]
     record = json.loads((repo / ".ghostwright" / "adapters" / "current.json").read_text())
     assert record["distilled"] == "sequence" and record["serve"] == {}
-    served = with_installed_adapter(Settings(), repo)
+    served = with_installed_adapter(replace(Settings(), model="default"), repo)
     assert served.model == result["installed"] and served.adapter == ""
+    weighed = with_installed_adapter(Settings(), repo)  # one more tier for `auto`
+    assert Path(weighed.installed_student) == Path(result["installed"]).parent
     assert gguf_summary(Path(result["installed"])) == ("llama", 30, 49152, "Q4_0")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -89,12 +90,16 @@ def calibrated_tiers(tmp_path, monkeypatch):
     for tier in packaged_models.TIERS:
         paths[tier.name] = tmp_path / tier.file_name
         paths[tier.name].write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 0))
-    monkeypatch.setattr(auto_model, "is_installed", lambda tier: tier.name in paths)
-    monkeypatch.setattr(auto_model, "ensure_tier", lambda tier: paths[tier.name])
+    # An installed student is a real file already (`Tier.local`); packaged tiers are these.
+    monkeypatch.setattr(auto_model, "is_installed", lambda tier: tier.name in paths or tier.local)
+    monkeypatch.setattr(
+        auto_model, "ensure_tier", lambda tier: paths.get(tier.name) or Path(tier.local)
+    )
 
     def machine(speeds: dict[str, Speed], threads: int = 2) -> None:
         for name, speed in speeds.items():
-            calibration.store_speed(calibration.calibration_key(paths[name], threads), speed)
+            path = paths.get(name) or Path(name)  # a tier's name, or a student's file
+            calibration.store_speed(calibration.calibration_key(path, threads), speed)
 
     return paths, machine
 
@@ -165,6 +170,64 @@ def test_when_nothing_fits_auto_takes_the_fastest_and_says_so(calibrated_tiers):
     machine({name: Speed(20.0, 5.0) for name in FAST_CPU})
     choice = auto_model.choose_model(replace(Settings(), threads=2, latency_budget_ms=500))
     assert "no packaged model fits the 500 ms budget on this CPU" in choice.reason
+
+
+def installed_family_student(repo: Path, retained: float) -> Path:
+    """A student of the 1.5B installed in `repo` that kept `retained` of its exact match."""
+    from ghostwright.training.install import Candidate, install_student
+
+    model = repo / "student.gguf"
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 0))
+    gate = ({"exact_match": 0.30, "latency_p50_ms": 900.0}, {"exact_match": 0.30 * retained})
+    student = Candidate(
+        model, "qwen2.5-coder", "qwen2.5-coder-0.5b", {"passed": True}, gate[0], gate[1]
+    )
+    adapters = repo / ".ghostwright" / "adapters"
+    install_student(
+        student, adapters, min_retained=0.0, distilled="family", teacher_model="qwen2.5-coder-1.5b"
+    )
+    return adapters / "student.gguf"
+
+
+def test_auto_weighs_an_installed_student_as_one_more_tier(calibrated_tiers, tmp_path):
+    from ghostwright.server.adapters import with_installed_adapter
+
+    _, machine = calibrated_tiers
+    repo = tmp_path / "repo"
+    student = installed_family_student(repo, retained=0.78)  # 0.78 x 0.853 = 0.665
+    settings = with_installed_adapter(replace(Settings(), threads=2), repo)
+    assert settings.model == "auto" and settings.installed_student
+    names = [tier.name for tier in auto_model.candidates(settings)]
+    assert names == ["qwen2.5-coder-1.5b", "student student.gguf", "qwen2.5-coder-0.5b",
+                     "gemma-3-270m"]  # fmt: skip
+    machine({**FAST_CPU, str(student): FAST_CPU["qwen2.5-coder-0.5b"]})
+    assert auto_model.choose_model(settings).tier.name == "qwen2.5-coder-1.5b"  # it fits here
+
+    # Where the 1.5B is too slow, the student of it runs at the 0.5B's speed instead of the 0.5B.
+    edge = {**SLOW_CPU, "qwen2.5-coder-0.5b": Speed(120.0, 40.0)}
+    machine({**edge, str(student): edge["qwen2.5-coder-0.5b"]})
+    choice = auto_model.choose_model(settings)
+    assert choice.tier.name == "student student.gguf"
+    assert "skipped: qwen2.5-coder-1.5b too slow" in choice.reason
+    served = auto_model.settings_for(choice, settings)
+    assert served.model == str(student) and served.prompt_format == "qwen2.5-coder"
+
+    # A student slower than the budget is skipped like any tier.
+    machine({str(student): Speed(30.0, 10.0)})
+    assert auto_model.choose_model(settings).tier.name == "qwen2.5-coder-0.5b"
+
+
+def test_a_student_that_kept_little_ranks_below_the_tier_it_was_made_from(
+    calibrated_tiers, tmp_path
+):
+    from ghostwright.server.adapters import with_installed_adapter
+
+    repo = tmp_path / "repo"
+    installed_family_student(repo, retained=0.40)  # 0.40 x 0.853 = 0.341 < the 0.5B's 0.411
+    settings = with_installed_adapter(Settings(), repo)
+    names = [tier.name for tier in auto_model.candidates(settings)]
+    assert names.index("student student.gguf") == names.index("qwen2.5-coder-0.5b") + 1
 
 
 def test_no_tier_installed_names_the_pip_commands(monkeypatch):

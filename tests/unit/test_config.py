@@ -34,8 +34,16 @@ def test_booleans_are_not_integers():
 
 def test_every_setting_is_documented():
     docs = setting_docs()
-    assert {name for name, _, _ in docs} == set(Settings.__dataclass_fields__)
+    derived = {"installed_student"}  # filled in from the install records, never by the user
+    assert {name for name, _, _ in docs} == set(Settings.__dataclass_fields__) - derived
     assert all(description for _, _, description in docs)
+
+
+def test_a_derived_value_cannot_be_set_by_the_user():
+    settings, warnings = parse_settings({"installed_student": "/somewhere"})
+    assert settings.installed_student == "" and warnings == [
+        "unknown setting 'installed_student' ignored"
+    ]
 
 
 def test_index_settings_are_validated():

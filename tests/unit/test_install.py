@@ -94,8 +94,11 @@ def test_a_pruned_student_that_keeps_enough_becomes_the_served_model(tmp_path: P
     record = current_adapter(adapters)
     assert record["model"] == "s.gguf" and record["distilled"] == "pruned"
     assert record["retained"] == pytest.approx(0.85) and record["speedup"] == pytest.approx(1.8)
-    served = with_installed_adapter(Settings(), repo)
+    served = with_installed_adapter(replace(Settings(), model="default"), repo)
     assert served.model == str(adapters / "s.gguf") and served.adapter == ""
+    weighed = with_installed_adapter(Settings(), repo)  # `auto` weighs it against the tiers
+    assert weighed.model == "auto" and weighed.installed_student == str(adapters)
+    assert record["teacher_model"] == "gemma"  # the teacher was its own base model
     assert with_installed_adapter(replace(Settings(), model="mine.gguf"), repo).model == "mine.gguf"
     assert teacher_record(repo)["path"] == teacher["path"]  # the next distillation's teacher
 
