@@ -35,6 +35,7 @@ NOTHING_WRITTEN = {
     "cancelled": "it was cancelled",
     "error": "the model failed (see the log)",
     "no-model": "no model is loaded",
+    "secret": "the body held a secret-shaped string, which is never written",
 }
 
 

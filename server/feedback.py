@@ -1,7 +1,8 @@
 """The local feedback log: each suggestion shown and what became of it.
 
 One SQLite file per repository, `.ghostwright/feedback.sqlite3`, never sent anywhere. A row is
-written when a suggestion is shown (where, the code around it, the text, the model, latency); its
+written when a suggestion is shown (where, the code around it and the text with secret-shaped
+strings redacted as `indexer/secrets.py` finds them, the model, latency); its
 outcome follows when the editor reports it: `accepted` (through the inline completion item's
 command), `partial` (a word or line of it), `dismissed` (Escape, or typing on), `overwritten`
 (accepted, then edited away); and `survived`, the share of an accepted suggestion still in the
@@ -22,12 +23,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
+from ghostwright.indexer.secrets import scrub
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.pipeline.context import cursor_offset
 
 FILE_NAME = "feedback.sqlite3"
 CONTEXT_CHARS = 2000  # code kept on each side of the cursor: what preference training needs
+# Scrubbed with this much more code around it, so a secret cut by the window's edge is still seen
+# whole (and redacted) before the window is trimmed.
+SCRUB_MARGIN_CHARS = 4096
 OUTCOMES = ("accepted", "partial", "dismissed", "overwritten")
+TEXT_COLUMNS = ("prefix", "suffix", "text", "final")  # the columns that hold code
 SCHEMA_VERSION = 2
 # Version 2 adds `final`: the code in the suggestion's place when survival was measured.
 MIGRATIONS = {1: "ALTER TABLE suggestions ADD COLUMN final TEXT"}
@@ -77,11 +83,12 @@ def shown_at(
     code points, as the pipeline counts them), and the cursor's offset in `text`. `details`:
     path, language, model, latency_ms."""
     offset = cursor_offset(text, line, column)
+    wide = CONTEXT_CHARS + SCRUB_MARGIN_CHARS
     shown = Shown(
         line=line,
         column=column,
-        prefix=text[max(0, offset - CONTEXT_CHARS) : offset],
-        suffix=text[offset : offset + CONTEXT_CHARS],
+        prefix=scrub(text[max(0, offset - wide) : offset])[-CONTEXT_CHARS:],
+        suffix=scrub(text[offset : offset + wide])[:CONTEXT_CHARS],
         text=suggestion,
         **details,  # type: ignore[arg-type]
     )
@@ -119,7 +126,10 @@ class FeedbackLog:
         """Record a suggestion shown; returns its id (the editor reports the outcome by it)."""
         identifier = uuid.uuid4().hex
         shown_at = time.time() if at is None else at
+        # Secrets never reach the log (or the training data made from it): redacted here too,
+        # whoever built the record.
         row = {"id": identifier, "shown_at": shown_at, **asdict(suggestion)}
+        row |= {key: scrub(row[key]) for key in TEXT_COLUMNS if row.get(key)}
         columns = ", ".join(row)
         self._db.execute(
             f"INSERT INTO suggestions ({columns}) VALUES ({', '.join('?' * len(row))})",
@@ -148,23 +158,25 @@ class FeedbackLog:
         cursor = self._db.execute(
             "UPDATE suggestions SET survived = ?, final = ? "
             "WHERE id = ? AND outcome IN ('accepted', 'partial')",
-            (min(1.0, max(0.0, share)), final, identifier),
+            (min(1.0, max(0.0, share)), scrub(final) if final else final, identifier),
         )
         return cursor.rowcount == 1
 
     def written(self, identifier: str, final: str) -> bool:
         """The code the user had in a suggestion's place later, whatever its outcome."""
         cursor = self._db.execute(
-            "UPDATE suggestions SET final = ? WHERE id = ?", (final, identifier)
+            "UPDATE suggestions SET final = ? WHERE id = ?", (scrub(final), identifier)
         )
         return cursor.rowcount == 1
 
     def rows(self) -> Iterator[dict]:
-        """Every record, oldest first."""
+        """Every record, oldest first, its code redacted again on the way out: a log written
+        before ghostwright redacted on the way in holds the code as it was typed."""
         cursor = self._db.execute("SELECT * FROM suggestions ORDER BY shown_at, id")
         names = [column[0] for column in cursor.description]
         for values in cursor:
-            yield dict(zip(names, values, strict=True))
+            row = dict(zip(names, values, strict=True))
+            yield row | {key: scrub(row[key]) for key in TEXT_COLUMNS if row.get(key)}
 
     def stats(self) -> dict:
         """Counts per outcome, acceptance rate (accepted or partial / decided), mean survival."""

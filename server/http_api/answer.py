@@ -15,6 +15,7 @@ EMPTY_BECAUSE = {
     "cancelled": "the request was cancelled",
     "superseded": "a newer request from this client took its place",
     "error": "the model failed (see the server log)",
+    "secret": "the suggestion held a secret-shaped string, which is never shown",
 }
 
 

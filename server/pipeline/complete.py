@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from ghostwright.indexer.secrets import contains_secret, scrub
 from ghostwright.server.backends.base import Backend, CancelCheck, GenerationParams, StopCheck
 from ghostwright.server.backends.calibration import MIN_COLD_WINDOW, budgets, suffix_cap
 from ghostwright.server.pipeline.context import Budget, Window, build_window
@@ -196,6 +197,11 @@ class Completer:
         usable = usable and not (request.block and generation.stop_reason == "time")
         raw = _whole_lines(generation.text, generation.stop_reason, prepared)
         completion = prepared.finish(raw, generation.stop_reason == "eos") if usable else ""
+        stop_reason, output = generation.stop_reason, generation.text
+        if contains_secret(completion):
+            # The window may hold a key the model copies or makes up one of the same shape:
+            # neither is ever shown (nor logged, nor accepted into the file by a Tab).
+            completion, stop_reason, output = "", SECRET, scrub(output)
         if completion.strip() and not request.block:
             self._shown = LastSuggestion(request.path, before, after, completion)
         return CompletionResult(
@@ -205,8 +211,8 @@ class Completer:
             format=self.backend.prompt_format.name,
             prompt_tokens=generation.prompt_tokens,
             generated_tokens=generation.generated_tokens,
-            stop_reason=generation.stop_reason,
-            raw=generation.text,
+            stop_reason=stop_reason,
+            raw=output,
             error=generation.error,
             evaluated_tokens=generation.evaluated,
             cold=generation.alternative,
@@ -275,6 +281,8 @@ def _whole_lines(raw: str, stop_reason: str, prepared: Prepared) -> str:
 
 
 # Where a cut line may end: after a name, a number, a closing bracket or a closed string.
+# The stop reason of a suggestion withheld because it held a secret-shaped string.
+SECRET = "secret"
 WORD_END = re.compile(r"[\w)\]}'\"](?![\w])")
 
 

@@ -140,3 +140,13 @@ class CutShort(FakeBackend):
 def test_a_first_line_cut_by_time_keeps_its_longest_piece_that_reads_as_finished():
     result = Completer(CutShort()).complete(CompletionRequest("def f(items):\n    \n", 1, 4))
     assert result.completion == "total = compute"  # not "compute(items, ", not nothing
+
+
+def test_a_suggestion_holding_a_secret_is_never_shown():
+    # The window holds a key; a model that copies it (or makes up one of its shape) shows nothing.
+    token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0kLmN0pQrStUvWxYz"  # split: no scanner trips here
+    text = f'OLD = "{token}"\nheaders = {{"Authorization": \n'
+    backend = FakeBackend(f'"token {token}"}}\n')
+    result = Completer(backend).complete(CompletionRequest(text, 1, 28))
+    assert result.completion == "" and result.stop_reason == "secret"
+    assert token not in result.raw

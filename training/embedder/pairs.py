@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ghostwright.indexer.chunker import Chunk, chunk_file
-from ghostwright.indexer.files import iter_source_files
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.pipeline.retrieval import retrieval_query
-from ghostwright.server.sources import read_source
+from ghostwright.training.data.reader import training_files, training_text
 from ghostwright.training.evaluate.repo_holes import COMMENT_STARTS, MIN_NAME, split_files
 
 KINDS = ("doc", "call")
@@ -65,7 +64,7 @@ class MinedPairs:
 
 def mine_pairs(root: Path, seed: int = 0, max_pairs: int = 4000) -> MinedPairs:
     """Pairs of `root` split by file, at most `max_pairs` per kind and split (a seeded sample)."""
-    files = [item for item in iter_source_files(root) if item.language]
+    files = training_files(root)
     if not files:
         raise GhostwrightError(f"{root} has no source files to mine retrieval pairs from")
     held_out_files, _ = split_files(files, seed)
@@ -73,10 +72,10 @@ def mine_pairs(root: Path, seed: int = 0, max_pairs: int = 4000) -> MinedPairs:
     chunks: dict[str, list[Chunk]] = {}
     texts: dict[str, str] = {}
     for item in files:
-        try:
-            texts[item.relative] = read_source(item.path)
-        except GhostwrightError:
+        text = training_text(item)
+        if text is None:
             continue  # unreadable or binary: the index skips it too
+        texts[item.relative] = text
         chunks[item.relative] = chunk_file(item.relative, texts[item.relative], item.language)
     documented = dict(_documented(chunks))
     # The corpus shows documented definitions without their docstrings (see the module doc).

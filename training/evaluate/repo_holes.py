@@ -22,9 +22,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ghostwright.indexer.files import SourceFile, iter_source_files
+from ghostwright.indexer.files import SourceFile
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.sources import read_source
+from ghostwright.training.data.reader import training_files, training_text
 from ghostwright.training.evaluate.data import EvalCase, is_trivial
 from ghostwright.training.evaluate.metrics import identifiers
 
@@ -66,15 +66,14 @@ def mine_repository(
     """Every hole of the held-out files, in file order then stratum order."""
     if not root.is_dir():
         raise GhostwrightError(f"not a directory: {root}")
-    listed = iter_source_files(root, languages=languages, exclude=exclude)
-    files = [item for item in listed if item.language]
+    files = training_files(root, languages=languages, exclude=exclude)
     if len(files) < 2:
         raise GhostwrightError(f"{root} has fewer than two source files to split")
     held_out, context = split_files(files, seed)
     foreign = names_defined_by_file(context)
     cases: list[EvalCase] = []
     for item in held_out:
-        text = read_or_none(item)
+        text = training_text(item)
         if text is not None:
             rng = random.Random(f"{seed}:{item.relative}")
             cases += mine_file(item, text, rng, holes_per_file, foreign)
@@ -240,7 +239,7 @@ def names_defined_by_file(files: list[SourceFile]) -> dict[str, set[str]]:
     """Name -> files (relative paths) that define it, for names long enough to be telling."""
     defined: dict[str, set[str]] = defaultdict(set)
     for item in files:
-        text = read_or_none(item)
+        text = training_text(item)
         if text is None:
             continue
         for name in _names_defined(text, item.language):
@@ -255,11 +254,3 @@ def _uses_foreign(line: str, own: set[str], foreign: dict[str, set[str]], relati
         for name in identifiers(line)
         if name in foreign
     )
-
-
-def read_or_none(item: SourceFile) -> str | None:
-    """The file's text by the same rules as `ghostwright complete`; None when it has none."""
-    try:
-        return read_source(item.path)
-    except GhostwrightError:
-        return None
