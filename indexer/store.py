@@ -9,6 +9,12 @@ the same transaction as the rest, so a save never needs a full lexical rebuild.
 but not after every change, so after a crash it may lag: `open` compares its ids with SQLite's and
 adds or removes the difference from the stored vectors, without embedding anything again. A
 damaged SQLite file, another schema or another embedder means a fresh start, with a warning.
+
+Two writers on one index (`ghostwright index` while the server runs, or two servers on one
+repository) share SQLite, whose transactions keep it whole. Each process's FAISS copy follows
+the other's commits: before a search or a write, `PRAGMA data_version` (it changes only when
+another connection committed) says whether to do the same id comparison in memory, so the new
+chunks are searchable at once, nothing is embedded twice and no vector is lost.
 """
 
 from __future__ import annotations
@@ -17,11 +23,13 @@ import logging
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 from ghostwright.indexer.chunker import Chunk
 from ghostwright.indexer.terms import identifier_terms
@@ -37,6 +45,7 @@ META_FILE = "meta.sqlite"
 # In the order of Chunk's fields, so a row builds a Chunk directly.
 CHUNK_COLUMNS = "id, path, start_line, end_line, text, language, symbol, hash"
 FAISS_FILE = "index.faiss"
+WRITE_WAIT_S = 30.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -75,6 +84,7 @@ class IndexStore:
         directory.mkdir(parents=True, exist_ok=True)
         self._db = self._open_database()
         self.vectors = self._open_vectors()
+        self._data_version = self._version()
         self._dirty = False
         # Kept in step with every write: counting 100k rows costs more than a whole search.
         self._chunk_count = self.counts()[1]
@@ -152,7 +162,22 @@ class IndexStore:
 
     def dense_search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         with self._lock:
+            self.refresh()
             return self.vectors.search(query, k)
+
+    def refresh(self) -> bool:
+        """Take in what another process committed since we last looked; True when it had."""
+        with self._lock:
+            version = self._version()
+            if version == self._data_version:
+                return False
+            self._data_version = version
+            missing, extra = self._reconcile(self.vectors)
+            self._chunk_count = self.counts()[1]
+            self._dirty = self._dirty or bool(missing or extra)
+            if missing or extra:
+                logger.info("index: %d chunks added, %d removed by another process", missing, extra)
+            return True
 
     def counts(self) -> tuple[int, int]:
         """(files, chunks)."""
@@ -168,14 +193,16 @@ class IndexStore:
     ) -> None:
         """Make `chunks` the file's chunks: remove ids that went away, add the new ones."""
         with self._lock:
-            old = {
-                row[0]
-                for row in self._db.execute("SELECT id FROM chunks WHERE path = ?", (record.path,))
-            }
-            new = {chunk.id: chunk for chunk in chunks}
-            gone = sorted(old - new.keys())
-            added = [chunk for chunk in chunks if chunk.id not in old]
-            with self._db:
+            with self._writing():
+                old = {
+                    row[0]
+                    for row in self._db.execute(
+                        "SELECT id FROM chunks WHERE path = ?", (record.path,)
+                    )
+                }
+                new = {chunk.id: chunk for chunk in chunks}
+                gone = sorted(old - new.keys())
+                added = [chunk for chunk in chunks if chunk.id not in old]
                 self._delete_chunks(gone)
                 self._store_vectors(vectors)
                 self._insert_chunks(added)
@@ -207,11 +234,11 @@ class IndexStore:
         removed = 0
         with self._lock:
             for path in paths:
-                ids = [
-                    row[0]
-                    for row in self._db.execute("SELECT id FROM chunks WHERE path = ?", (path,))
-                ]
-                with self._db:
+                with self._writing():
+                    ids = [
+                        row[0]
+                        for row in self._db.execute("SELECT id FROM chunks WHERE path = ?", (path,))
+                    ]
                     self._delete_chunks(ids)
                     removed += self._db.execute(
                         "DELETE FROM files WHERE path = ?", (path,)
@@ -227,11 +254,15 @@ class IndexStore:
             self._db.execute("DELETE FROM vectors WHERE hash NOT IN (SELECT hash FROM chunks)")
 
     def flush(self) -> None:
-        """Write the FAISS copy when it changed since the last write (atomically)."""
+        """Write the FAISS copy when it changed since the last write (atomically), with what
+        other processes committed: processes take turns, and each refreshes before it saves, so
+        the last copy written holds every chunk SQLite does."""
         with self._lock:
-            if not self._dirty:
+            if not self._dirty and self._version() == self._data_version:
                 return
-            self.vectors.save(self.directory / FAISS_FILE)
+            with FileLock(self.directory / f"{FAISS_FILE}.lock"):
+                self.refresh()
+                self.vectors.save(self.directory / FAISS_FILE)
             self._dirty = False
 
     def close(self) -> None:
@@ -240,6 +271,18 @@ class IndexStore:
             self._db.close()
 
     # -- internals ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One transaction that holds SQLite's write lock from its first read: another process
+        writing the same file lands wholly before or after it, never between read and write."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.rollback()
+            raise
+        self._db.commit()
 
     def _delete_chunks(self, ids: Sequence[int]) -> None:
         if not ids:
@@ -309,21 +352,30 @@ class IndexStore:
         """The FAISS copy, brought back in line with SQLite when it lags or is damaged."""
         path = self.directory / FAISS_FILE
         vectors = VectorIndex.load(path, self.dim)
-        wanted = {row[0] for row in self._db.execute("SELECT id FROM chunks")}
-        present = vectors.ids()
-        missing, extra = wanted - present, present - wanted
+        missing, extra = self._reconcile(vectors)
         if missing or extra:
             logger.warning(
                 "FAISS index at %s was out of date (%d missing, %d stale): repaired from SQLite",
                 path,
-                len(missing),
-                len(extra),
+                missing,
+                extra,
             )
-            vectors.remove(sorted(extra))
-            ids, matrix = self._stored_vectors(sorted(missing))
-            vectors.add(ids, matrix)
             vectors.save(path)
         return vectors
+
+    def _reconcile(self, vectors: VectorIndex) -> tuple[int, int]:
+        """Make `vectors` hold exactly SQLite's chunks, from the stored vectors (nothing is
+        embedded); (added, removed)."""
+        wanted = {row[0] for row in self._db.execute("SELECT id FROM chunks")}
+        present = vectors.ids()
+        missing, extra = wanted - present, present - wanted
+        vectors.remove(sorted(extra))
+        ids, matrix = self._stored_vectors(sorted(missing))
+        vectors.add(ids, matrix)
+        return len(missing), len(extra)
+
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def _stored_vectors(self, ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
         pairs: list[tuple[int, str]] = []
@@ -347,7 +399,10 @@ class IndexStore:
 def _connect(path: Path) -> sqlite3.Connection | None:
     """An open, healthy database with the schema, or None when the file is damaged."""
     try:
-        db = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
+        # Another process's write transaction (one file's chunks) is waited for, not an error.
+        db = sqlite3.connect(
+            path, check_same_thread=False, isolation_level="DEFERRED", timeout=WRITE_WAIT_S
+        )
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":

@@ -19,6 +19,7 @@ from ghostwright.indexer.files import SourceFile, iter_source_files
 from ghostwright.indexer.secrets import scrub
 from ghostwright.server.config import parse_settings, workspace_settings
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.indexing import file_rules
 from ghostwright.server.sources import read_source
 
 
@@ -27,12 +28,12 @@ def training_files(
 ) -> list[SourceFile]:
     """The source files under `root` the index would take, in a stable order, with a language."""
     values, _ = workspace_settings(root)
-    settings, _ = parse_settings(values)
+    rules = file_rules(parse_settings(values)[0])
     listed = iter_source_files(
         root,
-        include=settings.index_include,
-        exclude=(*settings.index_exclude, *exclude),
-        max_bytes=settings.index_max_kb * 1024,
+        include=rules.include,
+        exclude=(*rules.exclude, *exclude),
+        max_bytes=rules.max_bytes,
         languages=languages,
     )
     return [item for item in listed if item.language]
