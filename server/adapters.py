@@ -15,24 +15,51 @@ records and reloads when one changes, so a finished fine-tune takes effect witho
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 
 from ghostwright.server.config import Settings
+
+logger = logging.getLogger(__name__)
 
 ADAPTERS_DIR = Path(".ghostwright") / "adapters"
 CURRENT = "current.json"
 
 
 def current_adapter(adapters_dir: Path) -> dict | None:
-    """The installed adapter's (or student model's) record with `path` resolved, or None."""
+    """The installed adapter's (or student model's) record with `path` resolved, or None when
+    there is none or its file is damaged (the model it would replace serves; one warning)."""
     try:
         record = json.loads((adapters_dir / CURRENT).read_text())
     except (OSError, ValueError):
         return None
     name = str(record.get("model") or record.get("adapter") or "")
     path = adapters_dir / name
-    return {**record, "path": str(path)} if name and path.is_file() else None
+    if not name or not path.is_file():
+        return None
+    damage = _damage(path, record.get("bytes"))
+    if damage:
+        if (str(path), damage) not in _WARNED:
+            _WARNED.add((str(path), damage))
+            logger.warning("installed %s is %s: serving without it", path, damage)
+        return None
+    return {**record, "path": str(path)}
+
+
+_WARNED: set[tuple[str, str]] = set()
+
+
+def _damage(path: Path, expected_bytes: object) -> str:
+    """Why an installed GGUF cannot be what was installed ("" when it can): the wrong size (a
+    copy cut short, a disk that filled up) or no GGUF header."""
+    size = path.stat().st_size
+    if isinstance(expected_bytes, int) and size != expected_bytes:
+        return f"truncated or damaged ({size:,} of {expected_bytes:,} bytes)"
+    with path.open("rb") as handle:
+        if handle.read(4) != b"GGUF":
+            return "not a GGUF file"
+    return ""
 
 
 def is_student(record: dict | None) -> bool:

@@ -96,6 +96,7 @@ def _install(candidate: Candidate, adapters_dir: Path, key: str, extra: dict) ->
         key: target.name,
         **{name: value for name, value in asdict(candidate).items() if name != "adapter"},
         **extra,
+        "bytes": target.stat().st_size,  # a damaged copy is refused at start (server/adapters.py)
         "installed": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     _atomic_write(adapters_dir / CURRENT, json.dumps(record, indent=2, default=str))

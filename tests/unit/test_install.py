@@ -161,3 +161,21 @@ def test_a_run_under_auto_trains_on_one_named_tier(tmp_path: Path, monkeypatch):
     named = replace(Settings(), model="qwen2.5-coder-1.5b")
     assert _training_base(named, home, "b") == "qwen2.5-coder-1.5b"
     assert _training_base(replace(Settings(), model="default"), home, "b") == "default"
+
+
+def test_a_truncated_or_corrupt_installed_model_is_passed_over_with_one_warning(
+    tmp_path: Path, caplog
+):
+    adapters = tmp_path / "adapters"
+    install(candidate(tmp_path, "a.gguf", 0.15, 0.20), adapters)
+    assert current_adapter(adapters)["bytes"] == len(b"GGUFa.gguf")
+    (adapters / "a.gguf").write_bytes(b"GGUFa")  # a copy cut short
+    with caplog.at_level("WARNING"):
+        assert current_adapter(adapters) is None
+        assert current_adapter(adapters) is None
+    assert [r.message for r in caplog.records] == [
+        f"installed {adapters / 'a.gguf'} is truncated or damaged (5 of 10 bytes): serving "
+        "without it"
+    ]
+    (adapters / "a.gguf").write_bytes(b"\0" * 10)  # the right size, but not a model
+    assert current_adapter(adapters) is None
