@@ -90,6 +90,8 @@ class GhostwrightServer(LanguageServer):
         self.workspace_values: dict[str, Any] = {}
         self._workspace_warnings: list[str] = []
         self._warned: set[str] = set()
+        # Problems met before a client was there to hear them, said once it is initialized.
+        self.startup_warnings: list[str] = []
         self._tasks: set[asyncio.Task] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.index: LiveIndex | None = None
@@ -158,7 +160,9 @@ def serve(tcp: str | None = None, backend_factory: BackendFactory | None = None)
     from ghostwright.server.logs import setup_logging
 
     server = build_server(backend_factory)
-    path = setup_logging(server)
+    path, problem = setup_logging(server)
+    if problem:
+        server.startup_warnings.append(problem)
     logger.info("ghostwright %s starting; log file %s", VERSION, path)
     if tcp:
         host, _, port = tcp.rpartition(":")

@@ -103,7 +103,10 @@ class FeedbackLog:
     """The log of one repository; every write is its own transaction."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # read-only, a file in the folder's place, a full disk
+            raise GhostwrightError(f"cannot create {path.parent}: {exc.strerror}") from exc
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")

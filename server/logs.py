@@ -58,15 +58,29 @@ def log_file() -> Path:
     return Path(platformdirs.user_state_dir("ghostwright")) / "logs" / "server.log"
 
 
-def setup_logging(server: GhostwrightServer) -> Path:
-    """File (rotating, 3 x 1 MB) plus the client; GHOSTWRIGHT_DEBUG=1 adds debug records."""
-    path = log_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    file_handler = RotatingFileHandler(path, maxBytes=1 << 20, backupCount=3, encoding="utf-8")
-    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+def setup_logging(server: GhostwrightServer) -> tuple[Path | None, str]:
+    """File (rotating, 3 x 1 MB) plus the client; GHOSTWRIGHT_DEBUG=1 adds debug records. A
+    log folder that cannot be written (read-only, disk full) leaves the client's log alone: the
+    server runs on without its file ((None, why), said to the user once a client is there)."""
+    path: Path | None = log_file()
+    handlers: list[logging.Handler] = [ClientLogHandler(server)]
+    problem = ""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = RotatingFileHandler(path, maxBytes=1 << 20, backupCount=3, encoding="utf-8")
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+        handlers.insert(0, file_handler)
+    except OSError as exc:
+        problem = (
+            f"the log file {log_file()} cannot be written ({exc.strerror}): logging to the "
+            "editor only"
+        )
+        path = None
     root = logging.getLogger()
-    root.handlers[:] = [file_handler, ClientLogHandler(server)]
+    root.handlers[:] = handlers
     root.setLevel(logging.DEBUG if os.environ.get("GHOSTWRIGHT_DEBUG") else logging.INFO)
     logging.getLogger("pygls").setLevel(logging.WARNING)
     logging.captureWarnings(True)
-    return path
+    return path, problem or ""

@@ -143,8 +143,9 @@ class FeedbackRecorder:
         )
         try:
             identifier = log.shown(suggestion)
-        except Exception:  # a full disk or a locked file must not cost the user a suggestion
-            logger.exception("could not record a suggestion")
+        except Exception as exc:  # a full disk or a locked file must not cost a suggestion
+            logger.debug("could not record a suggestion", exc_info=True)
+            self.server.warn_once(f"feedback is not recorded: {exc}")
             return None
         self._placed[identifier] = Placed(uri, offset, result.completion, suggestion.suffix)
         while len(self._placed) > PLACES_KEPT:

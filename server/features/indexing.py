@@ -54,6 +54,9 @@ async def start_index(server: GhostwrightServer) -> None:
         server.index_state = "off" if root else "no workspace folder"
         return
     server.index, server.index_state = await attach_live_index(Path(root), settings, server.engine)
+    if server.index is None:
+        server.warn_once(f"repository index {server.index_state}; suggestions go on without it")
+        return
     await _sync(server, "ghostwright: indexing the workspace")
 
 

@@ -27,6 +27,8 @@ def register(server: GhostwrightServer) -> None:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: GhostwrightServer, params: types.InitializedParams) -> None:
         ls.attach_loop(asyncio.get_running_loop())
+        for problem in ls.startup_warnings:
+            ls.warn_once(problem)
         ls.background(load_model(ls, "ghostwright: loading the model"))
         ls.background(start_index(ls))
         ls.background(watch_installs(ls))
