@@ -23,6 +23,7 @@ from ghostwright.server.backends import create_backend
 from ghostwright.server.backends.base import Backend, CancelCheck, NewestWins
 from ghostwright.server.config import Settings
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.percentiles import percentile
 from ghostwright.server.pipeline.complete import (
     Completer,
     CompletionOptions,
@@ -264,12 +265,10 @@ class Engine:
     def status(self) -> dict:
         """Model, format, adapter, state and recent latency percentiles."""
         completer = self._completer
-        recent = sorted(self.latencies)
+        recent = list(self.latencies)
 
         def at(share: float) -> float | None:
-            if not recent:
-                return None
-            return round(recent[min(len(recent) - 1, int(share * len(recent)))], 1)
+            return round(percentile(recent, share), 1) if recent else None
 
         backend = completer.backend if completer else None
         return {

@@ -220,3 +220,11 @@ def test_compare_reports_table_and_chart(data_dir, tmp_path):
     assert "| canonical | oracle:canonical | 1 |" in table
     assert "Δ +1.000" in table
     assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_one_percentile_rule_for_status_and_reports():
+    from ghostwright.server.percentiles import percentile
+
+    latencies = [40.0, 10.0, 30.0, 20.0]
+    assert percentile(latencies, 0.5) == 20.0  # a value that was measured: nearest rank
+    assert percentile(latencies, 0.95) == 40.0 and percentile([], 0.5) == 0.0

@@ -75,11 +75,3 @@ def bootstrap_interval(
         mean([values[rng.randrange(size)] for _ in range(size)]) for _ in range(resamples)
     )
     return means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
-
-
-def percentile(values: Sequence[float], share: float) -> float:
-    """Nearest-rank percentile (`share` in [0, 1])."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]

@@ -20,6 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ghostwright.indexer.atomic import atomic_path
+from ghostwright.server.percentiles import percentile
 from ghostwright.server.pipeline.complete import Completer, CompletionRequest, CompletionResult
 from ghostwright.training.evaluate import metrics
 from ghostwright.training.evaluate.data import EvalCase
@@ -191,8 +192,8 @@ def summarize(results: Sequence[CaseResult]) -> dict:
         summary["non_trivial"] = {"n": len(rest), "metrics": _means(rest)}
     latencies = [result.latency_ms for result in results]
     summary["latency_ms"] = {
-        "p50": metrics.percentile(latencies, 0.5),
-        "p95": metrics.percentile(latencies, 0.95),
+        "p50": percentile(latencies, 0.5),
+        "p95": percentile(latencies, 0.95),
     }
     return summary
 
