@@ -107,8 +107,17 @@ class SourceFile:
     language: str  # "" for plain text
 
 
-def language_for(path: str | Path) -> str:
-    return LANGUAGES.get(Path(path).suffix.lower(), "")
+# Editors' language ids (LSP `languageId`) that are not already one of our names.
+EDITOR_LANGUAGE_IDS = {"javascriptreact": "javascript", "typescriptreact": "typescript"}
+
+
+def language_for(path: str | Path, language_id: str = "") -> str:
+    """Our language name: from the file's extension, else from the editor's language id."""
+    found = LANGUAGES.get(Path(path).suffix.lower(), "")
+    if found or not language_id:
+        return found
+    known = set(LANGUAGES.values())
+    return language_id if language_id in known else EDITOR_LANGUAGE_IDS.get(language_id, "")
 
 
 def is_secret_file(relative: str) -> bool:

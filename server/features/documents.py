@@ -56,15 +56,4 @@ def completion_request(
 
 def language_of(document: TextDocument) -> str:
     """Our language name: from the path, else from the client's languageId."""
-    return language_for(document.path) or {
-        "python": "python",
-        "javascript": "javascript",
-        "typescript": "typescript",
-        "javascriptreact": "javascript",
-        "typescriptreact": "typescript",
-        "go": "go",
-        "rust": "rust",
-        "java": "java",
-        "c": "c",
-        "cpp": "cpp",
-    }.get(document.language_id or "", "")
+    return language_for(document.path, document.language_id or "")
