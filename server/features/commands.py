@@ -39,12 +39,8 @@ def status_of(server: GhostwrightServer) -> dict:
     """Engine state, the index, what the installed adapter measured when it was installed and,
     for a distilled student, its figures beside its teacher's."""
     record = installed_adapter(server.workspace_root())
-    served, engine = server.engine.settings, server.engine.status()
-    # Named in the settings, or the student `auto` picked (the engine serves its file).
-    active = record is not None and (
-        record["path"] in (served.adapter, served.model)
-        or (is_student(record) and engine["model"] == Path(record["path"]).name)
-    )
+    engine = server.engine.status()
+    active = record is not None and is_served(server, record)
     gain = record.get("gain_exact_match") if active else None
     status = {
         **engine,
@@ -56,6 +52,15 @@ def status_of(server: GhostwrightServer) -> dict:
     if active and is_student(record):
         status |= student_figures(record)
     return status
+
+
+def is_served(server: GhostwrightServer, record: dict) -> bool:
+    """The installed adapter or student is in use: named in the settings, or the student
+    `model = auto` picked (the engine serves its file)."""
+    served = server.engine.settings
+    if record["path"] in (served.adapter, served.model):
+        return True
+    return is_student(record) and server.engine.status()["model"] == Path(record["path"]).name
 
 
 def student_figures(record: dict) -> dict:

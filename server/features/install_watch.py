@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from ghostwright.server.adapters import installed_adapter, is_student
-from ghostwright.server.features.commands import load_model
+from ghostwright.server.features.commands import is_served, load_model
 from ghostwright.server.features.indexing import close_index, start_index
 from ghostwright.server.installs import watch_records
 
@@ -50,7 +50,7 @@ def _announce(server: GhostwrightServer) -> None:
             f"{record.get('speedup', 0):.2f}x its speed"
         )
         served = server.engine.status()
-        if served["model"] in (student, None):
+        if is_served(server, record):
             message = f"ghostwright: now using the distilled student {student} ({figures})"
         else:  # `auto` weighed it and kept a better tier that fits this machine
             message = (
