@@ -83,4 +83,4 @@ def setup_logging(server: GhostwrightServer) -> tuple[Path | None, str]:
     root.setLevel(logging.DEBUG if os.environ.get("GHOSTWRIGHT_DEBUG") else logging.INFO)
     logging.getLogger("pygls").setLevel(logging.WARNING)
     logging.captureWarnings(True)
-    return path, problem or ""
+    return path, problem

@@ -15,6 +15,7 @@ from ghostwright.server.features.progress import work_done
 
 if TYPE_CHECKING:
     from ghostwright.server.app import GhostwrightServer
+    from ghostwright.server.config import Settings
 
 STATUS = "ghostwright.status"
 RELOAD_MODEL = "ghostwright.reloadModel"
@@ -40,7 +41,7 @@ def status_of(server: GhostwrightServer) -> dict:
     for a distilled student, its figures beside its teacher's."""
     record = installed_adapter(server.workspace_root())
     engine = server.engine.status()
-    active = record is not None and is_served(server, record)
+    active = record is not None and is_served(record, server.engine.settings, engine["model"])
     gain = record.get("gain_exact_match") if active else None
     status = {
         **engine,
@@ -54,13 +55,12 @@ def status_of(server: GhostwrightServer) -> dict:
     return status
 
 
-def is_served(server: GhostwrightServer, record: dict) -> bool:
-    """The installed adapter or student is in use: named in the settings, or the student
-    `model = auto` picked (the engine serves its file)."""
-    served = server.engine.settings
-    if record["path"] in (served.adapter, served.model):
+def is_served(record: dict, settings: Settings, served_model: str | None) -> bool:
+    """The installed adapter or student is in use: named in the engine's `settings`, or the
+    student `model = auto` picked (`served_model`, the file the engine serves, is its file)."""
+    if record["path"] in (settings.adapter, settings.model):
         return True
-    return is_student(record) and server.engine.status()["model"] == Path(record["path"]).name
+    return is_student(record) and served_model == Path(record["path"]).name
 
 
 def student_figures(record: dict) -> dict:

@@ -50,7 +50,7 @@ def _announce(server: GhostwrightServer) -> None:
             f"{record.get('speedup', 0):.2f}x its speed"
         )
         served = server.engine.status()
-        if is_served(server, record):
+        if is_served(record, server.engine.settings, served["model"]):
             message = f"ghostwright: now using the distilled student {student} ({figures})"
         else:  # `auto` weighed it and kept a better tier that fits this machine
             message = (
