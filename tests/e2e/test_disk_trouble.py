@@ -14,7 +14,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.e2e.test_lsp_fake import capabilities, inline, wait_until_ready
+from tests.e2e.test_lsp_fake import inline, open_workspace
 from tests.e2e.test_lsp_index import wait_for_index
 
 BLOCKED_STATE = Path(tempfile.mkdtemp()) / "state"
@@ -28,10 +28,7 @@ async def client(lsp_client: LanguageClient, tmp_path_factory):
     root = tmp_path_factory.mktemp("repo")
     (root / "main.py").write_text("x = \n")
     (root / ".ghostwright").write_text("a file where the index folder should be\n")
-    params = types.InitializeParams(capabilities=capabilities(), root_uri=root.as_uri())
-    await lsp_client.initialize_session(params)
-    lsp_client.root = root
-    await wait_until_ready(lsp_client)
+    await open_workspace(lsp_client, root)
     yield
     await lsp_client.shutdown_session()
 

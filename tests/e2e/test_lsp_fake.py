@@ -41,6 +41,19 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
+async def open_workspace(client: LanguageClient, root: Path, **options: object) -> None:
+    """A session on the workspace folder `root` (`options`: settings as the editor sends them),
+    once the model is loaded; the folder is kept as `client.root`."""
+    params = types.InitializeParams(
+        capabilities=capabilities(),
+        root_uri=root.as_uri(),
+        initialization_options={"ghostwright": options} if options else None,
+    )
+    await client.initialize_session(params)
+    client.root = root
+    await wait_until_ready(client)
+
+
 async def wait_until_ready(client: LanguageClient) -> None:
     for _ in range(100):
         status = await client.workspace_execute_command_async(

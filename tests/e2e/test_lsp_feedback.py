@@ -14,7 +14,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from ghostwright.server.feedback import FeedbackLog, feedback_path
-from tests.e2e.test_lsp_fake import capabilities, inline, open_doc, wait_until_ready
+from tests.e2e.test_lsp_fake import inline, open_doc, open_workspace
 
 SERVER = [sys.executable, str(Path(__file__).with_name("fake_server.py"))]
 SOURCE = "def f(value):\n    return\n"  # the fake model answers " value + 1" at (1, 10)
@@ -24,10 +24,7 @@ SOURCE = "def f(value):\n    return\n"  # the fake model answers " value + 1" at
 async def client(lsp_client: LanguageClient, tmp_path_factory):
     root = tmp_path_factory.mktemp("repo")
     (root / ".ghostwright.toml").write_text("retrieval = false\n")
-    params = types.InitializeParams(capabilities=capabilities(), root_uri=root.as_uri())
-    await lsp_client.initialize_session(params)
-    lsp_client.root = root
-    await wait_until_ready(lsp_client)
+    await open_workspace(lsp_client, root)
     yield
     await lsp_client.shutdown_session()
 

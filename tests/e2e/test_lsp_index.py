@@ -16,7 +16,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.e2e.test_lsp_fake import capabilities, open_doc, wait_until_ready
+from tests.e2e.test_lsp_fake import open_doc, open_workspace
 
 SERVER = [sys.executable, str(Path(__file__).with_name("fake_server.py"))]
 HELPERS = '''"""Shared helpers."""
@@ -35,10 +35,7 @@ async def client(lsp_client: LanguageClient, tmp_path_factory):
     (root / "helpers.py").write_text(HELPERS)
     (root / "main.py").write_text(MAIN)
     (root / ".env").write_text("API_KEY=do-not-index\n")
-    params = types.InitializeParams(capabilities=capabilities(), root_uri=root.as_uri())
-    await lsp_client.initialize_session(params)
-    lsp_client.root = root
-    await wait_until_ready(lsp_client)
+    await open_workspace(lsp_client, root)
     await wait_for_index(lsp_client, lambda index: index.get("state") == "ready")
     yield
     await lsp_client.shutdown_session()

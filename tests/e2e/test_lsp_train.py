@@ -14,7 +14,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.e2e.test_lsp_fake import capabilities, wait_until_ready
+from tests.e2e.test_lsp_fake import open_workspace
 
 pytest.importorskip("peft")
 pytestmark = [pytest.mark.model, pytest.mark.e2e]
@@ -65,14 +65,7 @@ async def client(lsp_client: LanguageClient, tmp_path_factory):
     (root / "distill.yaml").write_text(TOY_DISTILL)
     # `default` rather than `auto`: a student then replaces the model (the fake backend cannot
     # weigh tiers the way `auto` does; tests/unit/test_calibration.py covers that).
-    params = types.InitializeParams(
-        capabilities=capabilities(),
-        root_uri=root.as_uri(),
-        initialization_options={"ghostwright": {"model": "default"}},
-    )
-    await lsp_client.initialize_session(params)
-    lsp_client.root = root
-    await wait_until_ready(lsp_client)
+    await open_workspace(lsp_client, root, model="default")
     yield
     await lsp_client.shutdown_session()
 
