@@ -90,12 +90,24 @@ def test_kill9_during_a_full_build_and_an_incremental_one(tmp_path: Path):
 
 
 INSTALL = """
-import sys
+import shutil, sys, time
 from pathlib import Path
 from ghostwright.training.install import Candidate, install
+
+
+def copy_then_stall(source, target):
+    # The first MiB lands, then the copy stalls: the kill always falls mid-copy, however fast
+    # this machine copies (a real copy of a big file finished before the poll saw it in CI).
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        dst.write(src.read(1 << 20))
+        dst.flush()
+    Path(sys.argv[3]).touch()
+    time.sleep(600)
+
+
+shutil.copyfile = copy_then_stall
 check = {"passed": True, "kl_mean": 0.0, "top1_agreement": 1.0}
-big = Path(sys.argv[1])
-install(Candidate(big, "ghostwright-fim", "default", check, {"exact_match": 0.1},
+install(Candidate(Path(sys.argv[1]), "ghostwright-fim", "default", check, {"exact_match": 0.1},
                   {"exact_match": 0.2}), Path(sys.argv[2]))
 """
 
@@ -110,14 +122,13 @@ def test_kill9_during_an_adapter_install_leaves_the_previous_one_current(tmp_pat
     install(Candidate(small, "f", "default", check, {"exact_match": 0.1}, {"exact_match": 0.2}),
             adapters)  # fmt: skip
     big = tmp_path / "new.gguf"
-    with big.open("wb") as handle:
-        handle.write(b"GGUF")
-        handle.truncate(1536 * 1024 * 1024)  # sparse: copying it takes a while, the disk nothing
-    run = subprocess.Popen([sys.executable, "-c", INSTALL, str(big), str(adapters)])
+    big.write_bytes(b"GGUF" + b"\2" * (4 << 20))
+    begun = tmp_path / "copy-begun"
+    run = subprocess.Popen([sys.executable, "-c", INSTALL, str(big), str(adapters), str(begun)])
     deadline = time.monotonic() + 60
-    while not any(p.name.startswith("new.gguf") and p.stat().st_size for p in adapters.iterdir()):
-        assert time.monotonic() < deadline and run.poll() is None, "the copy ended unseen"
-        time.sleep(0.001)
+    while not begun.exists():
+        assert time.monotonic() < deadline and run.poll() is None, "the install never began a copy"
+        time.sleep(0.01)
     os.kill(run.pid, signal.SIGKILL)  # the copy has begun and is far from done
     run.wait()
     record = current_adapter(adapters)
