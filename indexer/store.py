@@ -1,28 +1,18 @@
 """The index on disk: SQLite (metadata, vectors, full-text) is the truth, FAISS a fast copy.
 
-`<repo>/.ghostwright/meta.sqlite` (WAL mode) holds every chunk with its text and line range, one
-row per file with its content hash, every vector (keyed by the chunk text's hash, which doubles as
-the embedding cache), and an FTS5 table for lexical search: SQLite's `bm25()` ranking, updated in
-the same transaction as the rest, so a save never needs a full lexical rebuild.
+`<repo>/.ghostwright/meta.sqlite` (`database.py`) holds every chunk, file hash and vector (keyed
+by the chunk text's hash: the embedding cache) and the FTS5 table of `lexical.py`, all updated
+in one transaction. `index.faiss`, derived from the vectors, is saved atomically but not after
+every change: `open` repairs a lagging copy from the stored vectors, embedding nothing again.
 
-`index.faiss` is derived from the vectors. It is written atomically (temp file + `os.replace`),
-but not after every change, so after a crash it may lag: `open` compares its ids with SQLite's and
-adds or removes the difference from the stored vectors, without embedding anything again. A
-damaged SQLite file, another schema or another embedder means a fresh start, with a warning.
-
-Two writers on one index (`ghostwright index` while the server runs, or two servers on one
-repository) share SQLite, whose transactions keep it whole. Each process's FAISS copy follows
-the other's commits: before a search or a write, `PRAGMA data_version` (it changes only when
-another connection committed) says whether to do the same id comparison in memory, so the new
-chunks are searchable at once, nothing is embedded twice and no vector is lost.
+Two writers (`ghostwright index` while the server runs) share SQLite; each process's FAISS copy
+takes in the other's commits before a search or a write, as `PRAGMA data_version` shows them.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,38 +21,22 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
+from ghostwright.indexer import lexical
 from ghostwright.indexer.chunker import Chunk
+from ghostwright.indexer.database import (
+    FAISS_FILE,
+    open_database,
+    stack_vectors,
+    store_vectors,
+    stored_vectors,
+)
 from ghostwright.indexer.terms import identifier_terms
 from ghostwright.indexer.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "2"  # 2: term_df table, FTS5-shaped terms
-# Lexical search ignores terms found in more than this share of chunks (and this many at least).
-COMMON_TERM_SHARE = 0.05
-COMMON_TERM_MIN_CHUNKS = 50
-META_FILE = "meta.sqlite"
 # In the order of Chunk's fields, so a row builds a Chunk directly.
 CHUNK_COLUMNS = "id, path, start_line, end_line, text, language, symbol, hash"
-FAISS_FILE = "index.faiss"
-WRITE_WAIT_S = 30.0
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY, hash TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY, path TEXT NOT NULL, start_line INTEGER NOT NULL,
-    end_line INTEGER NOT NULL, hash TEXT NOT NULL, language TEXT NOT NULL, symbol TEXT NOT NULL,
-    text TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
-CREATE INDEX IF NOT EXISTS chunks_symbol ON chunks(symbol);
-CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
-CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(terms);
--- Chunks per term, kept by hand: fts5vocab would walk a common term's whole posting list.
-CREATE TABLE IF NOT EXISTS term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
-"""
 
 
 @dataclass(frozen=True)
@@ -82,7 +56,7 @@ class IndexStore:
         self.dim = dim
         self._lock = threading.RLock()
         directory.mkdir(parents=True, exist_ok=True)
-        self._db = self._open_database()
+        self._db = open_database(self.directory, self.embedder_id, self.dim)
         self.vectors = self._open_vectors()
         self._data_version = self._version()
         self._dirty = False
@@ -120,45 +94,13 @@ class IndexStore:
         return [Chunk(*row) for row in rows]
 
     def cached_vectors(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
-        hashes = list(set(hashes))
-        found: dict[str, np.ndarray] = {}
         with self._lock:
-            for start in range(0, len(hashes), 500):
-                part = hashes[start : start + 500]
-                marks = ",".join("?" * len(part))
-                query = f"SELECT hash, vector FROM vectors WHERE hash IN ({marks})"
-                for digest, blob in self._db.execute(query, part):
-                    found[digest] = np.frombuffer(blob, dtype=np.float32)
-        return found
+            return stored_vectors(self._db, hashes)
 
     def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """(chunk id, bm25 score: higher is better) for chunks sharing terms with the query."""
         with self._lock:
-            terms = self._discriminating(terms)
-            if not terms:
-                return []
-            query = " OR ".join('"' + term.replace('"', "") + '"' for term in terms)
-            rows = self._db.execute(
-                "SELECT rowid, bm25(lexical) FROM lexical WHERE lexical MATCH ? "
-                "ORDER BY bm25(lexical) LIMIT ?",
-                (query, k),
-            ).fetchall()
-        return [(int(rowid), -float(score)) for rowid, score in rows]
-
-    def _discriminating(self, terms: Sequence[str]) -> list[str]:
-        """The terms that are in the index and not in most chunks.
-
-        A term found in a large share of the chunks ranks nothing and makes BM25 score all of
-        them: on 100k synthetic chunks, dropping such terms took a query from ~140 ms to a few.
-        """
-        terms = list(dict.fromkeys(t for t in terms if t))
-        if not terms:
-            return []
-        marks = ",".join("?" * len(terms))
-        query = f"SELECT term, df FROM term_df WHERE term IN ({marks})"
-        counts = dict(self._db.execute(query, terms).fetchall())
-        limit = max(COMMON_TERM_MIN_CHUNKS, int(self._chunk_count * COMMON_TERM_SHARE))
-        return [term for term in terms if 0 < counts.get(term, 0) <= limit]
+            return lexical.search(self._db, terms, k, self._chunk_count)
 
     def dense_search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         with self._lock:
@@ -204,7 +146,7 @@ class IndexStore:
                 gone = sorted(old - new.keys())
                 added = [chunk for chunk in chunks if chunk.id not in old]
                 self._delete_chunks(gone)
-                self._store_vectors(vectors)
+                store_vectors(self._db, vectors)
                 self._insert_chunks(added)
                 # Kept chunks may have moved when lines above them changed.
                 self._db.executemany(
@@ -217,7 +159,7 @@ class IndexStore:
                 )
             self.vectors.remove(gone)
             self.vectors.add(
-                [c.id for c in added], _stack([vectors[c.hash] for c in added], self.dim)
+                [c.id for c in added], stack_vectors([vectors[c.hash] for c in added], self.dim)
             )
             self._chunk_count += len(added) - len(gone)
             self._dirty = True
@@ -291,7 +233,7 @@ class IndexStore:
             part = [int(i) for i in ids[start : start + 500]]
             marks = ",".join("?" * len(part))
             rows = self._db.execute(f"SELECT terms FROM lexical WHERE rowid IN ({marks})", part)
-            self._count_terms([row[0] for row in rows], -1)
+            lexical.count_terms(self._db, [row[0] for row in rows], -1)
         self._db.executemany("DELETE FROM lexical WHERE rowid = ?", [(i,) for i in ids])
         self._db.executemany("DELETE FROM chunks WHERE id = ?", [(i,) for i in ids])
 
@@ -308,45 +250,7 @@ class IndexStore:
             "INSERT INTO lexical (rowid, terms) VALUES (?, ?)",
             [(c.id, text) for c, text in zip(chunks, terms, strict=True)],
         )
-        self._count_terms(terms, +1)
-
-    def _count_terms(self, documents: Sequence[str], sign: int) -> None:
-        """Keep each term's chunk count (document frequency) for `_discriminating`."""
-        counts = Counter(term for document in documents for term in set(document.split()))
-        self._db.executemany(
-            "INSERT INTO term_df VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + ?",
-            [(term, sign * n, sign * n) for term, n in counts.items()],
-        )
-
-    def _store_vectors(self, vectors: dict[str, np.ndarray]) -> None:
-        self._db.executemany(
-            "INSERT OR IGNORE INTO vectors VALUES (?, ?)",
-            [(digest, np.asarray(v, dtype=np.float32).tobytes()) for digest, v in vectors.items()],
-        )
-
-    def _open_database(self) -> sqlite3.Connection:
-        path = self.directory / META_FILE
-        db = _connect(path)
-        if db is not None and _compatible(db, self.embedder_id, self.dim):
-            self._write_meta(db)
-            return db
-        if db is not None:
-            db.close()
-            logger.warning("index at %s was built by another embedder or schema: rebuilding", path)
-        else:
-            logger.warning("index at %s is damaged or unreadable: rebuilding", path)
-        for name in (META_FILE, f"{META_FILE}-wal", f"{META_FILE}-shm", FAISS_FILE):
-            (self.directory / name).unlink(missing_ok=True)
-        db = _connect(path)
-        if db is None:
-            raise sqlite3.DatabaseError(f"cannot create an index at {path}")
-        self._write_meta(db)
-        return db
-
-    def _write_meta(self, db: sqlite3.Connection) -> None:
-        meta = [("schema", SCHEMA_VERSION), ("embedder", self.embedder_id), ("dim", str(self.dim))]
-        with db:
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
+        lexical.count_terms(self._db, terms, +1)
 
     def _open_vectors(self) -> VectorIndex:
         """The FAISS copy, brought back in line with SQLite when it lags or is damaged."""
@@ -393,37 +297,4 @@ class IndexStore:
             with self._db:
                 self._delete_chunks(orphans)
                 self._db.execute("DELETE FROM files WHERE path NOT IN (SELECT path FROM chunks)")
-        return [i for i, _ in kept], _stack([v for _, v in kept], self.dim)
-
-
-def _connect(path: Path) -> sqlite3.Connection | None:
-    """An open, healthy database with the schema, or None when the file is damaged."""
-    try:
-        # Another process's write transaction (one file's chunks) is waited for, not an error.
-        db = sqlite3.connect(
-            path, check_same_thread=False, isolation_level="DEFERRED", timeout=WRITE_WAIT_S
-        )
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-            db.close()
-            return None
-        db.executescript(SCHEMA)
-        return db
-    except sqlite3.DatabaseError as exc:
-        logger.debug("cannot open %s: %s", path, exc)
-        return None
-
-
-def _compatible(db: sqlite3.Connection, embedder_id: str, dim: int) -> bool:
-    meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-    if not meta:
-        return not db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-    expected = {"schema": SCHEMA_VERSION, "embedder": embedder_id, "dim": str(dim)}
-    return all(meta.get(key) == value for key, value in expected.items())
-
-
-def _stack(rows: Sequence[np.ndarray], dim: int) -> np.ndarray:
-    if not rows:
-        return np.zeros((0, dim), dtype=np.float32)
-    return np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
+        return [i for i, _ in kept], stack_vectors([v for _, v in kept], self.dim)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
+import functools
+import importlib
 import logging
 import sys
-from collections.abc import Sequence
-from dataclasses import asdict, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ghostwright.server.adapters import with_installed_adapter
 from ghostwright.server.config import (
@@ -26,10 +27,9 @@ from ghostwright.server.packaged_models import tier_names
 from ghostwright.server.pipeline.prompts import format_names
 
 if TYPE_CHECKING:
-    from ghostwright.indexer.service import IndexService
+    pass
 
 PROG = "ghostwright"
-ONE_SHOT_RETRIEVAL_S = 10.0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,9 +41,11 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    from ghostwright.training.embedder.cli import embedder_argv
-
-    args = _build_parser().parse_args(embedder_argv(list(sys.argv[1:] if argv is None else argv)))
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:2] == ["train", "embedder"]:  # argparse cannot nest it: train takes key=value words
+        words = ["train-embedder", *words[2:]]
+    command = next((word for word in words if not word.startswith("-")), None)
+    args = _build_parser(command).parse_args(words)
     _log_to_stderr()
     try:
         return args.run(args)
@@ -72,7 +74,8 @@ def _fail(message: str) -> None:
     raise SystemExit(2)
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(requested: str | None = None) -> argparse.ArgumentParser:
+    """Every command; a training command's options only when it is the `requested` one."""
     parser = _Parser(prog=PROG, description="Private, local code completion.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -116,27 +119,63 @@ def _build_parser() -> argparse.ArgumentParser:
         command = commands.choices[name]
         command.set_defaults(run=lambda args: args.run_with_settings(args, _settings(args)))
 
-    from ghostwright.training.cli import (
-        add_distill_parser,
-        add_train_parser,
-        run_distill,
-        run_train,
-    )
-    from ghostwright.training.evaluate.cli import add_eval_parser, run_eval
-
-    train = add_train_parser(commands)
-    train.set_defaults(run=lambda args: run_train(args, _settings(args)))
-    distill = add_distill_parser(commands)
-    distill.set_defaults(run=lambda args: run_distill(args, _settings(args)))
-
-    from ghostwright.training.embedder.cli import add_train_embedder_parser, run_train_embedder
-
-    embedder = add_train_embedder_parser(commands)
-    embedder.set_defaults(run=lambda args: run_train_embedder(args, _settings(args)))
-
-    evaluate = add_eval_parser(commands, _add_model_options)
-    evaluate.set_defaults(run=lambda args: run_eval(args, _settings(args)))
+    for name, spec in TRAINING_COMMANDS.items():
+        command = commands.add_parser(name, help=spec.help, prog=spec.prog or f"{PROG} {name}")
+        if name == requested:  # the others stay names with a help line, their modules unread
+            code = importlib.import_module(spec.module)
+            getattr(code, spec.add_arguments)(command)
+            if spec.model_options:
+                _add_model_options(command)
+            command.set_defaults(run=functools.partial(_run_training, getattr(code, spec.run)))
     return parser
+
+
+class TrainingCommand(NamedTuple):
+    help: str
+    module: str
+    add_arguments: str  # adds the command's options to its parser
+    run: str  # (args, settings) -> exit code
+    model_options: bool = False
+    prog: str = ""
+
+
+# Commands whose code lives in training/. A module is imported only when its command is named,
+# so `serve`, `complete` and `http` never read training code, nor torch should one of those
+# modules import it at the top (tests/unit/test_structure.py).
+TRAINING_COMMANDS = {
+    "train": TrainingCommand(
+        "fine-tune the model on your repository (LoRA)",
+        "ghostwright.training.cli",
+        "add_train_arguments",
+        "run_train",
+    ),
+    "distill": TrainingCommand(
+        "distill the served model into a faster student for your repository",
+        "ghostwright.training.cli",
+        "add_distill_arguments",
+        "run_distill",
+    ),
+    "train-embedder": TrainingCommand(
+        "teach the retrieval embedder your repository (`ghostwright train embedder`)",
+        "ghostwright.training.embedder.cli",
+        "add_train_embedder_arguments",
+        "run_train_embedder",
+        prog=f"{PROG} train embedder",
+    ),
+    "eval": TrainingCommand(
+        "measure completion quality on a benchmark",
+        "ghostwright.training.evaluate.cli",
+        "add_eval_arguments",
+        "run_eval",
+        model_options=True,
+    ),
+}
+
+
+def _run_training(
+    run: Callable[[argparse.Namespace, Settings], int], args: argparse.Namespace
+) -> int:
+    return run(args, _settings(args))
 
 
 # Command-line flag -> setting. Flags left out keep what the project's settings file says.
@@ -192,55 +231,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _run_complete(args: argparse.Namespace) -> int:
-    from ghostwright.server.engine import open_completer, unhurried
-    from ghostwright.server.indexing import close_index
-    from ghostwright.server.pipeline.complete import CompletionRequest
-    from ghostwright.server.pipeline.context import check_position
-    from ghostwright.server.sources import read_source
+    from ghostwright.server.complete_command import complete_once
 
-    text = read_source(args.file)
-    line, column = args.line - 1, args.col - 1
-    check_position(text.split("\n"), line, column)  # before the model loads: fail fast
-    # A one-shot command has no next keystroke to make way for: it waits for the whole window.
-    settings = unhurried(_settings(args))
-    index = (
-        None if args.no_retrieval or not settings.retrieval else _file_index(args.file, settings)
-    )
-    try:
-        # A one-shot command has no next keystroke to wait for: retrieval gets time to finish.
-        with open_completer(settings, index, retrieval_budget_s=ONE_SHOT_RETRIEVAL_S) as completer:
-            request = CompletionRequest(text, line, column, path=str(args.file))
-            result = completer.complete(request)
-    finally:
-        close_index(index)
-    if result.error:
-        raise GhostwrightError(result.error)
-    if args.json:
-        fields = (
-            "completion",
-            "latency_ms",
-            "model",
-            "format",
-            "prompt_tokens",
-            "generated_tokens",
-            "stop_reason",
-        )
-        print(json.dumps({key: asdict(result)[key] for key in fields}))
-    elif result.completion:
-        print(result.completion)
-    return 0
-
-
-def _file_index(file: Path, settings: Settings) -> IndexService | None:
-    """The index of the file's repository, brought up to date for this file; None if unbuilt."""
-    from ghostwright.server.indexing import indexed_root, open_index
-
-    root = indexed_root(file.parent)
-    if root is None:
-        return None
-    index = open_index(root, settings, threads=settings.threads)
-    index.update([str(file.resolve())])
-    return index
+    return complete_once(args, _settings(args))
 
 
 def _run_serve(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ import time
 from importlib import metadata
 
 from ghostwright.indexer.llama_native import has_amx
+from ghostwright.server.backend_reports import speed_report
 from ghostwright.server.backends.hardware import (
     cpu_flags,
     cpu_model,
@@ -14,7 +15,7 @@ from ghostwright.server.backends.hardware import (
     resolve_threads,
 )
 from ghostwright.server.config import Settings
-from ghostwright.server.engine import open_completer, speed_report
+from ghostwright.server.engine import open_completer
 from ghostwright.server.pipeline.complete import CompletionRequest
 
 PROBE = 'def greet(name):\n    """Return a greeting for name."""\n    return '

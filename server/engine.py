@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from ghostwright.server.backend_reports import draft_report, speed_report
 from ghostwright.server.backends import create_backend
 from ghostwright.server.backends.base import Backend, CancelCheck, NewestWins
 from ghostwright.server.config import Settings
@@ -50,8 +51,6 @@ BACKEND_SETTINGS = (
     "threads",
     "context_tokens",
 )
-
-
 # Quality measurements (eval, training gates) and the one-shot CLI have no next keystroke to make
 # way for: no time limit may cut their cases. Ten minutes means stuck, not slow.
 UNHURRIED_MS = 600_000
@@ -293,44 +292,6 @@ class Engine:
             _close_retriever(completer)
             completer.backend.close()
         self.state = "closed"
-
-
-def draft_report(backend: Backend, settings: Settings) -> dict | None:
-    """Speculative decoding's setting and how much of what it drafted the model kept."""
-    stats = getattr(backend, "draft_stats", None)
-    if stats is None or getattr(backend, "drafter", None) is None:
-        return None
-    return {
-        "setting": settings.draft,
-        "drafted": stats.drafted,
-        "accepted": stats.accepted,
-        "acceptance": round(stats.acceptance, 3),
-    }
-
-
-def speed_report(backend: Backend, settings: Settings) -> dict | None:
-    """The backend's calibrated speed and the budgets derived from it (None: not measured, as
-    for a remote endpoint)."""
-    from ghostwright.server.backends.calibration import budgets, suffix_cap
-
-    speed = getattr(backend, "speed", None)
-    if speed is None:
-        return None
-    plan = budgets(speed, settings.latency_budget_ms, fim=backend.prompt_format.is_fim)
-    return {
-        "prompt_tokens_per_s": round(speed.prompt_tps, 1),
-        "generate_tokens_per_s": round(speed.generate_tps, 1),
-        "source": speed.source,
-        "latency_budget_ms": settings.latency_budget_ms,
-        "cold_window_tokens": plan.cold_window,
-        "line_ms": round(plan.line_ms),
-        "typing_ms": round(plan.warm_ms),
-        "fits_budget": plan.fits,
-        # Lines after the cursor a keystroke can afford to re-evaluate (FIM prompts only).
-        "suffix_cap_tokens": suffix_cap(speed, settings.latency_budget_ms)
-        if backend.prompt_format.is_fim
-        else None,
-    }
 
 
 def _close_retriever(completer: Completer | None) -> None:

@@ -7,9 +7,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ghostwright.indexer.database import META_FILE
 from ghostwright.indexer.errors import IndexerError
 from ghostwright.indexer.service import INDEX_DIR, FileRules, IndexService
-from ghostwright.indexer.store import META_FILE
 from ghostwright.server.backends.base import Backend
 from ghostwright.server.config import Settings
 from ghostwright.server.embedders import with_installed_embedder

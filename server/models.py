@@ -11,24 +11,17 @@ from __future__ import annotations
 
 import logging
 import socket
-import struct
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.packaged_models import GEMMA_270M, ensure_tier, tier_named, tier_names
+from ghostwright.server.gguf_files import SETTING_HINT, check_gguf_file
+from ghostwright.server.packaged_models import GEMMA_270M, ensure_tier, tier_named
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "default"  # gemma-3-270m, what the training recipes start from
 AUTO_MODEL = "auto"
-GGUF_MAGIC = b"GGUF"
-SUPPORTED_GGUF_VERSIONS = (2, 3)
-# magic + version + tensor count + metadata count: anything shorter cannot be a GGUF file.
-GGUF_HEADER_BYTES = 4 + 4 + 8 + 8
-SETTING_HINT = (
-    "set `model` to auto, a packaged tier (" + ", ".join(tier_names()) + ") or a .gguf path"
-)
 
 
 def is_gguf_spec(spec: str) -> bool:
@@ -53,27 +46,6 @@ def resolve_model(spec: str | None) -> Path:
     if spec.startswith("hf:"):
         return download_hub_model(spec)
     return check_gguf_file(Path(spec).expanduser())
-
-
-def check_gguf_file(path: Path) -> Path:
-    """Reject a missing, unreadable, truncated-header or non-GGUF file with a one-line reason."""
-    if not path.exists():
-        raise GhostwrightError(f"model file not found: {path} ({SETTING_HINT})")
-    if not path.is_file():
-        raise GhostwrightError(f"model path is not a file: {path} ({SETTING_HINT})")
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(GGUF_HEADER_BYTES)
-    except OSError as exc:
-        raise GhostwrightError(f"cannot read model file {path}: {exc.strerror}") from exc
-    if header[:4] != GGUF_MAGIC:
-        raise GhostwrightError(f"not a GGUF model file: {path} ({SETTING_HINT})")
-    if len(header) < GGUF_HEADER_BYTES:
-        raise GhostwrightError(f"model file is truncated: {path}")
-    (version,) = struct.unpack("<I", header[4:8])
-    if version not in SUPPORTED_GGUF_VERSIONS:
-        raise GhostwrightError(f"unsupported GGUF version {version} in {path}")
-    return path
 
 
 def download_hub_model(spec: str) -> Path:
@@ -117,8 +89,3 @@ def _reachable(endpoint: str, timeout_s: float = 3.0) -> bool:
             return True
     except OSError:
         return False
-
-
-def model_display_name(path: Path) -> str:
-    """A short name for status lines and JSON output."""
-    return path.name

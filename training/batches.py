@@ -11,14 +11,19 @@ batch it would have trained on next.
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from ghostwright.server.errors import GhostwrightError
 from ghostwright.training.losses import IGNORE
+
+logger = logging.getLogger(__name__)
 
 Tokenize = Callable[[str], list[int]]
 
@@ -109,3 +114,39 @@ def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
         labels[row, : len(example.labels)] = torch.tensor(example.labels)
         mask[row, : len(example.ids)] = 1
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def read_split(
+    config: dict[str, Any], tokenizer: Any, split: str, required: bool = True, folder: str = ""
+) -> tuple[list[Example], int]:
+    """The split's examples that fit `max_tokens`, and how many did not."""
+    path = Path(folder or config["dataset"]) / f"{split}.jsonl"
+    if not path.is_file():
+        if required:
+            raise GhostwrightError(f"no {split}.jsonl in dataset {config['dataset']}")
+        return [], 0
+    found, too_long = load_examples(
+        path, token_ids(tokenizer), config["max_tokens"], opening(tokenizer)
+    )
+    if too_long:
+        logger.info("%s: %d samples longer than max_tokens left out", path, too_long)
+    return found, too_long
+
+
+def replay(config: dict[str, Any], tokenizer: Any, own: int) -> tuple[list[Example], int]:
+    """Stage A samples mixed into Stage B (`replay_share` of the result): it must not forget."""
+    share, folder = config.get("replay_share", 0.0), config.get("replay_dataset")
+    if not folder or share <= 0:
+        return [], 0
+    found, too_long = read_split(config, tokenizer, "train", folder=folder)
+    wanted = min(len(found), round(own * share / (1 - share)))
+    return random.Random(config["seed"]).sample(found, wanted), too_long
+
+
+def token_ids(tokenizer: Any) -> Callable[[str], list[int]]:
+    return lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def opening(tokenizer: Any) -> list[int]:
+    """What the tokenizer opens a text with (Gemma: BOS), as llama.cpp does for every prompt."""
+    return tokenizer("", add_special_tokens=True)["input_ids"]

@@ -36,6 +36,7 @@ from safetensors import safe_open
 from ghostwright.indexer.atomic import atomic_path
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.pipeline.prompts import PromptFormat
+from ghostwright.training.embeddings import EMBEDDING_QUANTIZATIONS
 
 if TYPE_CHECKING:
     from ghostwright.training.vocabulary import Vocabulary
@@ -48,13 +49,6 @@ QUANTIZATIONS = {"q4_k_m": 15, "q5_k_m": 17, "q6_k": 18, "q8_0": 7, "f16": 1}  #
 # Gemma's 640-wide rows do not fit its 256-blocks, so most tensors fall back to q8_0 anyway, and
 # the q6_k rest runs slower than q8_0 here (8.45 against 8.12 ms per token, interleaved).
 AUTO_QUANTIZATIONS = ("q4_k_m", "q8_0")
-# Token embedding types (block size 32: they fit any width the K-quants may not); "default":
-# what llama.cpp picks for the file's quantization.
-EMBEDDING_QUANTIZATIONS = {
-    "default": None,
-    "q4_0": gguf.GGMLQuantizationType.Q4_0,
-    "q8_0": gguf.GGMLQuantizationType.Q8_0,
-}
 # Written by GGUFWriter itself or changed for the student; everything else is copied.
 REWRITTEN_KEYS = ("GGUF.", "general.architecture", "general.file_type", "general.name")
 
@@ -143,29 +137,6 @@ def quantize_gguf(
         raise GhostwrightError(f"llama.cpp could not quantize {source} (status {status})")
 
 
-def round_embedding(model: Any, embedding: str) -> None:
-    """Put the token embedding (and an untied output layer) on the grid of the GGUF type
-    `embedding` in place, so the model trains and is checked with the values llama.cpp will
-    use (quantizing them again is exact)."""
-    if EMBEDDING_QUANTIZATIONS.get(embedding) is None:
-        return
-    import torch
-
-    kind = EMBEDDING_QUANTIZATIONS[embedding]
-    layers = {id(layer.weight): layer.weight for layer in embedding_layers(model)}
-    for weight in layers.values():
-        values = weight.detach().float().numpy()
-        rounded = gguf.quants.dequantize(gguf.quants.quantize(values, kind), kind)
-        with torch.no_grad():
-            weight.copy_(torch.from_numpy(rounded).to(weight.dtype))
-
-
-def embedding_layers(model: Any) -> list[Any]:
-    layers = [model.get_input_embeddings()]
-    output = model.get_output_embeddings()
-    return layers + ([output] if output is not None else [])
-
-
 def _write_model(
     path: Path,
     model: Any,
@@ -175,7 +146,6 @@ def _write_model(
     blocks: int,
     vocabulary: Vocabulary | None,
 ) -> None:
-    from ghostwright.training.student import sliding_window_pattern
     from ghostwright.training.vocabulary import trimmed_field
 
     writer = gguf.GGUFWriter(str(path), arch)
@@ -210,6 +180,12 @@ def _write_model(
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+
+
+def sliding_window_pattern(model: Any) -> list[bool] | None:
+    """Per block: does it attend through a sliding window (None: the model has one kind)."""
+    types = getattr(model.config, "layer_types", None)
+    return [kind == "sliding_attention" for kind in types] if types else None
 
 
 def _gguf_layout(name: str, array: np.ndarray, arch: str, heads: dict) -> np.ndarray:

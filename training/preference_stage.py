@@ -26,11 +26,11 @@ PAIRS_FILE = "pairs.jsonl"
 
 def run_dpo_stage(args: argparse.Namespace, settings: Settings) -> int:
     from ghostwright.server.adapters import ADAPTERS_DIR
-    from ghostwright.training.cli import run_folder
     from ghostwright.training.data.build import DataOptions
     from ghostwright.training.data.samples import window_for
     from ghostwright.training.publish import Target, publish
     from ghostwright.training.recipes.dpo import train_dpo
+    from ghostwright.training.run_setup import run_folder
 
     root = (args.repo or project_root(Path.cwd())).resolve()
     if not root.is_dir():
@@ -118,7 +118,6 @@ def _pairs(
     """The run's rendered pairs: read back on resume, else built and written once."""
     from ghostwright.server.engine import open_completer
     from ghostwright.server.feedback import FeedbackLog, feedback_path
-    from ghostwright.training.cli import training_format
     from ghostwright.training.data.preferences import (
         hole_preferences,
         log_preferences,
@@ -126,6 +125,7 @@ def _pairs(
     )
     from ghostwright.training.data.samples import window_for
     from ghostwright.training.evaluate.runner import model_predictor
+    from ghostwright.training.run_setup import training_format
 
     saved = run_dir / PAIRS_FILE
     if saved.is_file():

@@ -28,8 +28,6 @@ class TrainProgress:
     def step(self, step: int, steps: int, record: dict) -> None:
         if not self.as_json:
             if self._bar is None:
-                from ghostwright.training.recipes.lora_finetune import progress_bar_from
-
                 self._bar = progress_bar_from(steps)
             self._bar(step, steps, record)
             return
@@ -60,3 +58,21 @@ class TrainProgress:
     @staticmethod
     def _emit(record: dict) -> None:
         print(json.dumps(record), flush=True)
+
+
+def progress_bar_from(total: int) -> Callable[[int, int, dict], None]:
+    """A tqdm bar (ETA, loss, tokens/s) fed by `train`'s progress callback."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(step: int, steps: int, record: dict) -> None:
+        nonlocal bar
+        if bar is None:  # opened at the first step, so a resumed run starts where it was
+            bar = tqdm(total=total, initial=step - 1, unit="step", dynamic_ncols=True)
+        bar.update(step - bar.n)
+        bar.set_postfix(loss=f"{record['loss']:.3f}", tok_s=f"{record['tokens_per_s']:.0f}")
+        if step == steps:
+            bar.close()
+
+    return update

@@ -16,20 +16,31 @@ et al. 2024); measured on the repository's validation samples before training, i
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any
+import random
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.training.batches import collate, length_batches
+from ghostwright.training.embeddings import round_embedding
+from ghostwright.training.models import (
+    load_adapter_weights,
+    load_causal_lm,
+    load_model,
+    starting_adapter,
+)
+
+if TYPE_CHECKING:
+    from ghostwright.training.loop import Run
 
 logger = logging.getLogger(__name__)
 
 
 def load_teacher(model: str, peft_dir: str = "") -> tuple[Any, Any]:
     """(teacher in fp32 with the adapter merged, tokenizer); `peft_dir` empty: the model alone."""
-    from ghostwright.training.recipes.lora_finetune import load_causal_lm
-
     teacher, tokenizer = load_causal_lm(model)
     if peft_dir:
         from peft import PeftModel
@@ -105,15 +116,75 @@ def prune_layers(model: Any, keep: list[int]) -> Any:
     return model
 
 
-def sliding_window_pattern(model: Any) -> list[bool] | None:
-    """Per block: does it attend through a sliding window (None: the model has one kind)."""
-    types = getattr(model.config, "layer_types", None)
-    return [kind == "sliding_attention" for kind in types] if types else None
-
-
 def train_blocks_only(model: Any) -> None:
     """Everything trains but the token embedding: it is also the 262k-wide output layer
     (tied) and the student shares the teacher's vocabulary, so it stays as the teacher has it."""
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     model.get_input_embeddings().weight.requires_grad_(False)
+
+
+def is_peft_student(config: dict[str, Any]) -> bool:
+    """The trained weights are a peft LoRA (else the student's own tensors)."""
+    training = config.get("student_training", "lora")
+    return config["student"] == "context" or (config["student"] == "family" and training == "lora")
+
+
+def context_student(config: dict[str, Any]) -> tuple[Any, Any]:
+    """The teacher's model continuing the teacher's own adapter (a fresh LoRA when there is
+    none), with the embedding it will be served with."""
+    own = {**config, "init_adapter": config["teacher_adapter"]}
+    student, tokenizer = load_model(own)
+    if start := starting_adapter(own):
+        load_adapter_weights(student, start)
+    round_embedding(student, config["embedding_quantization"])
+    return student, tokenizer
+
+
+def family_student(config: dict[str, Any]) -> tuple[Any, Any]:
+    """A LoRA over the smaller model (continuing `init_adapter` if set), or the model itself
+    with every weight trainable but the token embedding: its rows are read one per token,
+    and leaving them out spares the optimizer state of a fifth of the 0.5B."""
+    if config.get("student_training", "lora") == "lora":
+        student, tokenizer = load_model(config)
+        if start := starting_adapter(config):
+            load_adapter_weights(student, start)
+    else:
+        student, tokenizer = load_causal_lm(config["model"])
+        student.get_input_embeddings().weight.requires_grad_(False)
+    round_embedding(student, config["embedding_quantization"])
+    return student, tokenizer
+
+
+def prune_into_student(run: Run) -> None:
+    """The teacher in `run` (done labelling) becomes the pruned student: the embedding it
+    will be served with, the chosen blocks, all of them trainable."""
+    round_embedding(run.model, run.config["embedding_quantization"])
+    total = run.model.config.num_hidden_layers
+    run.keep = blocks_to_keep(run, total)
+    prune_layers(run.model, run.keep)
+    train_blocks_only(run.model)
+    logger.info("student: blocks %s of %d", run.keep, total)
+
+
+def blocks_to_keep(run: Run, total: int) -> list[int]:
+    """Blocks by influence on validation samples (or evenly spaced); decided once per run
+    (`teacher/blocks.json`, beside the cache) so a resumed run prunes the same ones."""
+    path = run.run_dir / "teacher" / "blocks.json"
+    if path.is_file():
+        return json.loads(path.read_text())["keep"]
+    count, method = run.config["keep_layers"], run.config["prune"]
+    if method == "even":
+        keep, influence = kept_layers(total, count), None
+    elif method == "importance":
+        sample = run.validation_examples or run.train_examples
+        chosen = random.Random(run.config["seed"]).sample(sample, min(len(sample), 32))
+        pad = run.tokenizer.pad_token_id or 0
+        batches = [collate([chosen[i] for i in ids], pad) for ids in length_batches(chosen, 4)]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=run.bf16):
+            influence = block_influence(run.model, batches)
+        keep = most_influential(influence, count)
+    else:  # the recipe's check_choices allows nothing else
+        raise AssertionError(method)
+    path.write_text(json.dumps({"keep": keep, "method": method, "influence": influence}))
+    return keep

@@ -32,13 +32,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gguf
 import numpy as np
 
 from ghostwright.indexer.atomic import atomic_path
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.training.embeddings import embedding_layers
+
+if TYPE_CHECKING:
+    from ghostwright.training.loop import Run
 
 VOCABULARIES = ("full", "repository")
 TOKEN_ARRAYS = ("tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type")
@@ -170,8 +174,6 @@ def trim_embeddings(model: Any, vocabulary: Vocabulary) -> None:
     tied), in place; the model's config names the new size."""
     import torch
 
-    from ghostwright.training.export import embedding_layers
-
     layers = embedding_layers(model)
     tied = len(layers) > 1 and layers[1].weight is layers[0].weight
     rows = torch.as_tensor(vocabulary.kept)
@@ -207,3 +209,46 @@ def trimmed_field(name: str, contents: Any, vocabulary: Vocabulary) -> Any:
     if name == "tokenizer.ggml.merges":
         raise GhostwrightError("a BPE vocabulary cannot be trimmed (use vocabulary=full)")
     return contents
+
+
+def trim_run_vocabulary(run: Run, full: GgufVocabulary) -> Vocabulary:
+    """The student in `run` keeps the tokens its samples use, decided once per run
+    (`teacher/vocabulary.json`) so a resumed run trims the same; samples and cached teacher
+    logits are renumbered into it."""
+    from ghostwright.server.models import resolve_model
+    from ghostwright.training.batches import Example
+
+    path = run.run_dir / "teacher" / "vocabulary.json"
+    if path.is_file():
+        vocabulary = Vocabulary.load(path)
+    else:
+        texts = [run.tokenizer.decode(e.ids) for e in run.train_examples + run.validation_examples]
+        used = used_tokens(run, resolve_model(run.config["model"]), texts)
+        general = run.config["vocabulary_general"]
+        vocabulary = choose_vocabulary(full, used, general, alphabet_of(texts))
+        vocabulary.save(path)
+    renumber = vocabulary.renumber
+    run.train_examples = [Example(renumber(e.ids), renumber(e.labels)) for e in run.train_examples]
+    run.validation_examples = [
+        Example(renumber(e.ids), renumber(e.labels)) for e in run.validation_examples
+    ]
+    run.teacher_cache = run.teacher_cache.renumbered(vocabulary.new_ids, ABSENT_LOGIT)
+    trim_embeddings(run.model, vocabulary)
+    run.vocabulary = vocabulary
+    return vocabulary
+
+
+def used_tokens(run: Run, model_gguf: Path, texts: list[str]) -> set[int]:
+    """Every token of the student's samples as transformers tokenized them and as llama.cpp,
+    which serves the student, tokenizes their `texts` (they differ on a few long runs of
+    spaces)."""
+    from ghostwright.indexer.llama_native import load_quietly
+
+    used = {token for e in run.train_examples + run.validation_examples for token in e.ids}
+    llm = load_quietly(model_path=str(model_gguf), vocab_only=True)
+    try:
+        for text in texts:
+            used.update(llm.tokenize(text.encode(), add_bos=False, special=True))
+    finally:
+        llm.close()
+    return used

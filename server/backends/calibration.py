@@ -20,9 +20,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ghostwright.indexer.atomic import atomic_path
 from ghostwright.server.backends.hardware import cpu_flags, cpu_model
+
+if TYPE_CHECKING:
+    import llama_cpp
 
 logger = logging.getLogger(__name__)
 
@@ -255,3 +259,27 @@ class DriftWatch:
 
 def _far(observed: float, expected: float) -> bool:
     return observed > expected * DRIFT_FACTOR or observed * DRIFT_FACTOR < expected
+
+
+def measure_speed(llm: llama_cpp.Llama, prefill: Callable[..., object]) -> Speed:
+    """The timed run: evaluate real code, then generate from it (greedy), on a clean cache.
+    `prefill` is the backend's request path; the caller holds the model's lock."""
+    from ghostwright.server.backends.kv_cache import clear
+
+    text = probe_text().encode()
+    tokens = llm.tokenize(text, add_bos=True, special=False)
+    tokens = tokens[: PROBE_PROMPT_TOKENS + 1]
+    clear(llm)
+    llm.eval(tokens[:8])  # page the weights in first: a cold mmap is not the CPU's speed
+    clear(llm)
+    started = time.perf_counter()
+    prefill(tokens, lambda: "")  # the request path (largest chunks: no speed yet)
+    prompt_s = time.perf_counter() - started
+    started, count = time.perf_counter(), 0
+    for _ in llm.generate(tokens, temp=0.0, repeat_penalty=1.0):
+        count += 1
+        if count >= PROBE_GENERATED_TOKENS:
+            break
+    generate_s = time.perf_counter() - started
+    clear(llm)
+    return Speed((len(tokens) - 1) / prompt_s, count / generate_s)

@@ -19,6 +19,7 @@ Two drafters, both llama-cpp-python's `LlamaDraftModel` interface (token ids in,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,3 +148,35 @@ def _last_logits(llm: llama_cpp.Llama) -> npt.NDArray[np.single]:
     return np.ctypeslib.as_array(
         llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(llm.n_vocab(),)
     )
+
+
+def speculate(
+    llm: llama_cpp.Llama,
+    drafter: LlamaDraftModel,
+    stats: DraftStats,
+    tokens: list[int],
+    max_tokens: int,
+) -> Iterator[int]:
+    """Greedy tokens of the served model, checked a drafted batch at a time.
+
+    After `_prefill` the cache holds all but the last prompt token; that token is pending.
+    Each step evaluates the pending token and the drafts in one batch, keeps the drafts the
+    model agrees with, and its own next choice becomes the pending token. The cache is
+    trimmed to what was kept before anything is yielded, so a caller may stop at any token.
+    """
+    pending, produced = tokens[-1], 0
+    while produced < max_tokens:
+        context = np.append(llm.input_ids[: llm.n_tokens], pending).astype(np.intc)
+        left = min(max_tokens - produced, llm.n_ctx() - llm.n_tokens) - 1
+        room = max(0, min(DRAFT_TOKENS, left))
+        drafts = [int(t) for t in drafter(context)[:room]]
+        n_past = llm.n_tokens
+        picks = verify(llm, [pending, *drafts])
+        accepted = accepted_count(drafts, picks)
+        llm._ctx.kv_cache_seq_rm(-1, n_past + 1 + accepted, -1)
+        llm.n_tokens = n_past + 1 + accepted
+        stats.record(len(drafts), accepted)
+        for token in picks[: accepted + 1]:
+            produced += 1
+            yield token
+        pending = picks[accepted]

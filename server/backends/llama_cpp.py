@@ -13,20 +13,17 @@ until the next request arrives: the next keystroke finds it warm.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import llama_cpp
-import numpy as np
 
-from ghostwright.indexer.llama_native import cached_prefix, load_quietly
-from ghostwright.server.backends import calibration, drafting
+from ghostwright.indexer.llama_native import cached_prefix
+from ghostwright.server.backends import calibration, drafting, kv_cache, llama_loading
 from ghostwright.server.backends.base import (
     Alternative,
     CancelCheck,
@@ -36,47 +33,20 @@ from ghostwright.server.backends.base import (
     NewestWins,
     StopCheck,
 )
+from ghostwright.server.backends.greedy import decode_greedy
 from ghostwright.server.backends.hardware import resolve_threads
-from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.models import check_gguf_file, model_display_name
+from ghostwright.server.backends.llama_loading import LlamaOptions
+from ghostwright.server.gguf_files import check_gguf_file, model_display_name
 from ghostwright.server.pipeline.prompts import PromptFormat, select_format
 
 logger = logging.getLogger(__name__)
 
-# Prompt evaluation checks for cancellation and newer requests between chunks, so a chunk is
-# how long a new keystroke may wait: about CHUNK_S at the calibrated speed (128 tokens took
-# 1.2 s on an AVX2 core pair), within token bounds (under 16, llama.cpp loses throughput).
+# A chunk of prompt evaluation is how long a new keystroke may wait: about CHUNK_S at the
+# calibrated speed (128 tokens: 1.2 s on AVX2), under 16 tokens llama.cpp loses throughput.
 CHUNK_S = 0.2
 CHUNK_MIN_TOKENS, CHUNK_MAX_TOKENS = 16, 128
 # Cached progress on the full prompt worth saving around a cold answer (state copy: ~0.1 s/1k).
 KEEP_MIN_TOKENS = 64
-# When the prompt's first lines scrolled away, this many tokens of the new prompt must be found
-# further on in the cache before the cache is shifted instead of recomputed.
-SHIFT_PROBE = 32
-SEQUENCE = 0  # llama-cpp-python keeps a single sequence
-
-
-@dataclass(frozen=True)
-class LlamaOptions:
-    """Settings that shape the llama.cpp context."""
-
-    context_tokens: int = 2048
-    threads: int = 0  # 0: one per physical core
-    prompt_format: str = "auto"
-    adapter: str = ""  # GGUF LoRA adapter file
-    # Speculative decoding: "" (off), "prompt-lookup", or a draft model's GGUF file of the
-    # same vocabulary (drafting.py).
-    draft: str = ""
-
-
-class LlamaVocabulary:
-    """Format detection over the model's real tokenizer (special tokens parsed)."""
-
-    def __init__(self, llm: llama_cpp.Llama) -> None:
-        self._llm = llm
-
-    def is_single_token(self, text: str) -> bool:
-        return len(self._llm.tokenize(text.encode(), add_bos=False, special=True)) == 1
 
 
 class LlamaCppBackend:
@@ -91,11 +61,13 @@ class LlamaCppBackend:
         self.adapter = (
             str(check_gguf_file(Path(self.options.adapter))) if self.options.adapter else ""
         )
-        self._llm = _load(model_path, self.options.context_tokens, self.threads, self.adapter)
-        self.prompt_format: PromptFormat = select_format(
-            self.options.prompt_format, LlamaVocabulary(self._llm)
+        self._llm = llama_loading.load_llama(
+            model_path, self.options.context_tokens, self.threads, self.adapter
         )
-        self._stop_ids = self._marker_ids(self.prompt_format.stop)
+        self.prompt_format: PromptFormat = select_format(
+            self.options.prompt_format, llama_loading.LlamaVocabulary(self._llm)
+        )
+        self._stop_ids = llama_loading.marker_ids(self._llm, self.prompt_format.stop)
         self.drafter = self._load_drafter(self.options.draft)
         self.draft_stats = drafting.DraftStats()
         self._can_shift = bool(llama_cpp.llama_memory_can_shift(self._llm._ctx.memory))
@@ -144,30 +116,8 @@ class LlamaCppBackend:
         self._worker.submit(self._keep_evaluating, ticket, self._background, tokens)
 
     def _measure_speed(self) -> calibration.Speed:
-        """The timed run: evaluate real code, then generate from it (greedy), on a clean cache."""
-        llm = self._llm
-        text = calibration.probe_text().encode()
-        tokens = llm.tokenize(text, add_bos=True, special=False)
-        tokens = tokens[: calibration.PROBE_PROMPT_TOKENS + 1]
         with self._lock:
-            self._clear_cache()
-            llm.eval(tokens[:8])  # page the weights in first: a cold mmap is not the CPU's speed
-            self._clear_cache()
-            started = time.perf_counter()
-            self._prefill(tokens, lambda: "")  # the request path (largest chunks: no speed yet)
-            prompt_s = time.perf_counter() - started
-            started, count = time.perf_counter(), 0
-            for _ in llm.generate(tokens, temp=0.0, repeat_penalty=1.0):
-                count += 1
-                if count >= calibration.PROBE_GENERATED_TOKENS:
-                    break
-            generate_s = time.perf_counter() - started
-            self._clear_cache()
-        return calibration.Speed((len(tokens) - 1) / prompt_s, count / generate_s)
-
-    def _clear_cache(self) -> None:
-        self._llm._ctx.kv_cache_seq_rm(-1, 0, -1)
-        self._llm.n_tokens = 0
+            return calibration.measure_speed(self._llm, self._prefill)
 
     def _load_drafter(self, draft: str) -> drafting.LlamaDraftModel | None:
         if not draft:
@@ -187,14 +137,6 @@ class LlamaCppBackend:
             self._llm.close()
             if isinstance(self.drafter, drafting.ModelDrafter):
                 self.drafter.close()
-
-    def _marker_ids(self, markers: tuple[str, ...]) -> set[int]:
-        ids = set()
-        for marker in markers:
-            tokens = self._llm.tokenize(marker.encode(), add_bos=False, special=True)
-            if len(tokens) == 1:
-                ids.add(tokens[0])
-        return ids
 
     def _run(
         self,
@@ -237,10 +179,10 @@ class LlamaCppBackend:
 
     def _pending(self, tokens: list[int]) -> int:
         """Prompt tokens still to evaluate, counting what a cache shift would keep."""
-        common = self._common_prefix(tokens)
+        common = cached_prefix(self._llm, tokens)
         kept = common
         if common < len(tokens) - 1 and self._can_shift:
-            start = self._shift_source(tokens, common)
+            start = kv_cache.shift_source(self._llm, tokens, common)
             if start is not None:
                 kept = common + (self._llm.n_tokens - start)
         return max(0, len(tokens) - 1 - min(kept, len(tokens) - 1))
@@ -254,28 +196,17 @@ class LlamaCppBackend:
     ) -> Generation:
         """Answer from the short prompt; keep the cache's progress on the full one."""
         prompt, should_stop = alternative()
-        saved = self._save() if self._common_prefix(tokens) >= KEEP_MIN_TOKENS else None
+        saved = (
+            kv_cache.save(self._llm)
+            if cached_prefix(self._llm, tokens) >= KEEP_MIN_TOKENS
+            else None
+        )
         short = self._fit(self._tokenize(prompt), params)
         generation = self._decode(short, params, should_stop, interrupted)
         if saved is not None:
-            self._restore(saved)
+            kv_cache.clear(self._llm)
+            kv_cache.restore(self._llm, saved)
         return replace(generation, alternative=True)
-
-    def _save(self) -> tuple[np.ndarray, np.ndarray]:
-        """The sequence's KV cells and token ids (a C copy: ~0.1 s for 1.5k tokens of a 1.5B)."""
-        ctx = self._llm._ctx.ctx
-        size = llama_cpp.llama_state_seq_get_size(ctx, SEQUENCE)
-        buffer = np.empty(size, dtype=np.uint8)
-        llama_cpp.llama_state_seq_get_data(ctx, _pointer(buffer), size, SEQUENCE)
-        return buffer, self._llm.input_ids[: self._llm.n_tokens].copy()
-
-    def _restore(self, saved: tuple[np.ndarray, np.ndarray]) -> None:
-        buffer, ids = saved
-        self._clear_cache()
-        ctx = self._llm._ctx.ctx
-        if llama_cpp.llama_state_seq_set_data(ctx, _pointer(buffer), buffer.size, SEQUENCE):
-            self._llm.input_ids[: ids.size] = ids
-            self._llm.n_tokens = int(ids.size)
 
     def _keep_evaluating(self, ticket: int, mine: int, tokens: list[int]) -> None:
         """Background prefill of `tokens`, in chunks small enough to yield to a new request."""
@@ -313,7 +244,15 @@ class LlamaCppBackend:
         if reason:
             return Generation("", len(tokens), 0, reason, _ms(started), evaluated=evaluated)
         prompt_done = time.perf_counter()
-        text, count, reason = self._sample(tokens, params, should_stop, interrupted)
+        if self.drafter is None:
+            stream = self._llm.generate(tokens, temp=0.0, repeat_penalty=1.0)
+        else:
+            stream = drafting.speculate(
+                self._llm, self.drafter, self.draft_stats, tokens, params.max_tokens
+            )
+        text, count, reason = decode_greedy(
+            self._llm, stream, self._stop_ids, params.max_tokens, should_stop, interrupted
+        )
         prompt_ms, generate_ms = _ms(started, prompt_done), _ms(prompt_done)
         self._drift.observe(evaluated, prompt_ms, count, generate_ms)
         # The last prompt token is evaluated with the first sampled one.
@@ -336,9 +275,9 @@ class LlamaCppBackend:
         it evaluated stays in the cache for the next request either way.
         """
         llm = self._llm
-        common = self._common_prefix(tokens)
+        common = cached_prefix(self._llm, tokens)
         if common < len(tokens) - 1 and self._can_shift:
-            common = self._shift_cache(tokens, common)
+            common = kv_cache.shift(self._llm, tokens, common)
         common = min(common, len(tokens) - 1)
         if common < llm.n_tokens:
             llm._ctx.kv_cache_seq_rm(-1, common, -1)
@@ -355,121 +294,6 @@ class LlamaCppBackend:
         if speed is None:
             return CHUNK_MAX_TOKENS
         return int(min(CHUNK_MAX_TOKENS, max(CHUNK_MIN_TOKENS, speed.prompt_tps * CHUNK_S)))
-
-    def _common_prefix(self, tokens: list[int]) -> int:
-        """Length of the prompt prefix already in the KV cache (vectorised: on every request)."""
-        return cached_prefix(self._llm, tokens)
-
-    def _shift_cache(self, tokens: list[int], common: int) -> int:
-        """The window start moved down the file: drop the lines that left it, keep the rest.
-
-        Removes cached tokens [common, j) and moves the cached tail back by j - common positions
-        (llama.cpp re-rotates the keys), so only the newly typed text needs evaluating.
-        """
-        llm = self._llm
-        start = self._shift_source(tokens, common)
-        if start is None:
-            return common
-        end, gap = llm.n_tokens, start - common
-        llm._ctx.kv_cache_seq_rm(SEQUENCE, common, start)
-        llm._ctx.kv_cache_seq_shift(SEQUENCE, start, end, -gap)
-        llm.input_ids[common : end - gap] = llm.input_ids[start:end].copy()
-        llm.n_tokens = end - gap
-        return self._common_prefix(tokens)
-
-    def _shift_source(self, tokens: list[int], common: int) -> int | None:
-        """Where in the cache the prompt continues after `common` (the lines above it scrolled
-        out of the window), or None when it does not."""
-        llm = self._llm
-        probe = tokens[common : common + SHIFT_PROBE]
-        cached = llm.input_ids[: llm.n_tokens]
-        if len(probe) < SHIFT_PROBE:
-            return None
-        for start in np.flatnonzero(cached[common + 1 :] == probe[0]) + common + 1:
-            if list(cached[start : start + SHIFT_PROBE]) == probe:
-                return int(start)
-        return None
-
-    def _sample(
-        self,
-        tokens: list[int],
-        params: GenerationParams,
-        should_stop: StopCheck | None,
-        interrupted: Interruption,
-    ) -> tuple[str, int, str]:
-        """Greedy decoding; returns (text, generated token count, stop reason)."""
-        llm = self._llm
-        vocab = llm._model.vocab
-        pieces = bytearray()
-        text, count, reason = "", 0, "length"
-        if self.drafter is None:
-            stream = llm.generate(tokens, temp=0.0, repeat_penalty=1.0)
-        else:
-            stream = self._speculate(tokens, params.max_tokens)
-        for token in stream:
-            if token in self._stop_ids or llama_cpp.llama_vocab_is_eog(vocab, token):
-                reason = "eos"
-                break
-            count += 1
-            pieces += llm.detokenize([token], special=False)
-            text = pieces.decode("utf-8", errors="ignore")
-            if should_stop is not None and should_stop(text):
-                reason = "stop"
-                break
-            if count >= params.max_tokens:
-                break
-            if reason_now := interrupted():
-                reason = reason_now
-                break
-        return text, count, reason
-
-    def _speculate(self, tokens: list[int], max_tokens: int) -> Iterator[int]:
-        """Greedy tokens of the served model, checked a drafted batch at a time.
-
-        After `_prefill` the cache holds all but the last prompt token; that token is pending.
-        Each step evaluates the pending token and the drafts in one batch, keeps the drafts the
-        model agrees with, and its own next choice becomes the pending token. The cache is
-        trimmed to what was kept before anything is yielded, so a caller may stop at any token.
-        """
-        llm = self._llm
-        pending, produced = tokens[-1], 0
-        while produced < max_tokens:
-            context = np.append(llm.input_ids[: llm.n_tokens], pending).astype(np.intc)
-            left = min(max_tokens - produced, llm.n_ctx() - llm.n_tokens) - 1
-            room = max(0, min(drafting.DRAFT_TOKENS, left))
-            drafts = [int(t) for t in self.drafter(context)[:room]]
-            n_past = llm.n_tokens
-            picks = drafting.verify(llm, [pending, *drafts])
-            accepted = drafting.accepted_count(drafts, picks)
-            llm._ctx.kv_cache_seq_rm(-1, n_past + 1 + accepted, -1)
-            llm.n_tokens = n_past + 1 + accepted
-            self.draft_stats.record(len(drafts), accepted)
-            for token in picks[: accepted + 1]:
-                produced += 1
-                yield token
-            pending = picks[accepted]
-
-
-def _load(model_path: Path, context_tokens: int, threads: int, adapter: str) -> llama_cpp.Llama:
-    """Load the GGUF; llama.cpp's refusal (truncated, corrupt) becomes a one-line error."""
-    try:
-        return load_quietly(
-            model_path=str(model_path),
-            n_ctx=context_tokens,
-            n_threads=threads,
-            n_threads_batch=threads,
-            lora_path=adapter or None,
-        )
-    except (ValueError, RuntimeError, OSError) as exc:
-        what = f"adapter {adapter} for " if adapter else ""
-        raise GhostwrightError(
-            f"cannot load {what}model {model_path}: llama.cpp rejected it "
-            "(truncated or corrupt GGUF?)"
-        ) from exc
-
-
-def _pointer(buffer: np.ndarray) -> ctypes._Pointer:
-    return buffer.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))
 
 
 def _ms(start: float, end: float | None = None) -> float:

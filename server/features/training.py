@@ -17,7 +17,6 @@ Arguments (optional, one object): {"stage": "a" | "b" (train only), "maxSteps": 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -29,6 +28,11 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from ghostwright.server.features.progress import Progress, work_done
+from ghostwright.server.features.training_progress import (
+    outcome_message,
+    parse_event,
+    report_event,
+)
 
 if TYPE_CHECKING:
     from ghostwright.server.app import GhostwrightServer
@@ -151,11 +155,11 @@ async def _follow(server: GhostwrightServer, process: asyncio.subprocess.Process
         cancel = asyncio.ensure_future(_cancel_when_asked(progress, process))
         assert process.stdout is not None
         async for raw in process.stdout:
-            event = _event(raw)
+            event = parse_event(raw)
             if event.get("event") == "done":
                 result = event
             elif event:
-                _report(progress, event, job.phase_end)
+                report_event(progress, event, job.phase_end)
         code = await process.wait()
         cancel.cancel()
         await stderr
@@ -168,7 +172,11 @@ async def _follow(server: GhostwrightServer, process: asyncio.subprocess.Process
         failure = next((line for line in reversed(errors) if "error" in line), "")
         logger.error("%s exited with %s:\n%s", job.command, code, "\n".join(errors))
         return _fail(server, failure.removeprefix("ghostwright: error: ") or f"exit {code}")
-    _show(server, types.MessageType.Info, f"ghostwright: {_outcome(result, job)}")
+    _show(
+        server,
+        types.MessageType.Info,
+        f"ghostwright: {outcome_message(result, job.command, job.title)}",
+    )
     return result
 
 
@@ -201,52 +209,6 @@ def _options(args: tuple[object, ...], job: Job) -> dict[str, Any]:
     return {**given, "stage": stage}
 
 
-def _event(raw: bytes) -> dict:
-    try:
-        event = json.loads(raw)
-    except ValueError:
-        return {}  # a stray library print on stdout is not progress
-    return event if isinstance(event, dict) else {}
-
-
-def _report(progress: Progress, event: dict, phase_end: dict[str, int]) -> None:
-    kind = event.get("event")
-    if kind == "phase":  # reported as a phase begins; "install" comes once it is done
-        name = str(event.get("phase", ""))
-        percent = phase_end["install"] if name == "install" else _phase_start(name, phase_end)
-        progress.report(str(event.get("message", "")), percent)
-    elif kind == "step":
-        steps = max(1, int(event["steps"]))
-        start, end = _phase_start("train", phase_end), phase_end["train"]
-        percent = start + (end - start) * int(event["step"]) // steps
-        eta = int(event.get("eta_s", 0))
-        message = (
-            f"step {event['step']}/{steps}, loss {event['loss']:.3f}, "
-            f"{event['tokens_per_s']:.0f} tok/s, ETA {eta // 60} min {eta % 60:02d} s"
-        )
-        progress.report(message, percent)
-    elif kind == "cases":
-        name = str(event.get("phase", ""))
-        start, end = _phase_start(name, phase_end), phase_end.get(name, 100)
-        total = max(1, int(event["total"]))
-        percent = start + (end - start) * int(event["done"]) // total
-        progress.report(f"{CASES.get(name, name)}: {event['done']}/{total}", percent)
-
-
-CASES = {  # what a `cases` event counts, per phase
-    "teacher": "the teacher labels the training data, shards",
-    "pairs": "preference pairs from holes the model gets wrong",
-    "gate-before": "measuring the current model, held-out holes",
-    "gate-after": "measuring the new model, held-out holes",
-}
-
-
-def _phase_start(name: str, phase_end: dict[str, int]) -> int:
-    names = list(phase_end)
-    index = names.index(name) if name in names else 0
-    return phase_end[names[index - 1]] if index > 0 else 0
-
-
 async def _cancel_when_asked(progress: Progress, process: asyncio.subprocess.Process) -> None:
     while process.returncode is None:
         if progress.cancelled:
@@ -263,33 +225,6 @@ async def _collect(stream: asyncio.StreamReader | None, lines: deque[str]) -> No
         text = raw.decode(errors="replace").strip()
         if text:
             lines.append(text)
-
-
-def _outcome(result: dict, job: Job) -> str:
-    if job.command == "train-embedder":
-        before, after = result["before"]["mrr"], result["after"]["mrr"]
-        measured = f"held-out MRR {before:.3f} -> {after:.3f}"
-        if result.get("installed"):
-            return f"retrieval embedder installed ({measured}); reindexing"
-        return f"retrieval embedder not installed: {result.get('reason')} ({measured})"
-    gate = result.get("gate") or {}
-    if not gate:
-        return f"{job.title} finished ({result.get('steps')} steps)"
-    before, after = gate["before"], gate["after"]
-    if job.command == "distill":  # `ghostwright distill` measured both figures once
-        measured = (
-            f"it keeps {result['retained']:.0%} of the teacher's exact match on {gate['cases']} "
-            f"held-out holes at {result['speedup']:.2f}x the speed"
-        )
-        verdict = "installed" if result.get("installed") else "not installed"
-        return f"distilled student {verdict}: {measured}"
-    measured = (
-        f"exact match {before['exact_match']:.1%} -> {after['exact_match']:.1%} "
-        f"on {gate['cases']} held-out holes"
-    )
-    if result.get("installed"):
-        return f"{job.title} installed ({measured})"
-    return f"{job.title} finished but not installed: it did not beat the current model ({measured})"
 
 
 def _fail(server: GhostwrightServer, message: str) -> dict:

@@ -30,7 +30,7 @@ def measure(variant: str, dataset: Path, steps: int) -> dict:
 
     from ghostwright.training.batches import collate
     from ghostwright.training.config import load_config
-    from ghostwright.training.recipes.lora_finetune import LoRAFinetuneRecipe
+    from ghostwright.training.recipes import lora_finetune
 
     config = load_config(
         None,
@@ -45,8 +45,7 @@ def measure(variant: str, dataset: Path, steps: int) -> dict:
         ],
         "lora_default.yaml",
     )
-    recipe = LoRAFinetuneRecipe(config)
-    recipe.setup()
+    recipe = lora_finetune.setup(config)
     longest = recipe.batches[-(steps + 1) :]  # the longest batches: full 512-token rows
     pad = recipe.tokenizer.pad_token_id or 0
     timings, tokens = [], []
@@ -56,7 +55,7 @@ def measure(variant: str, dataset: Path, steps: int) -> dict:
         if variant == "naive":
             loss = recipe.model(**batch).loss
         else:
-            loss, _ = recipe._loss(batch)
+            loss, _ = recipe.loss(recipe, batch)
         loss.backward()
         recipe.optimizer.step()
         recipe.optimizer.zero_grad(set_to_none=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ghostwright.indexer.store import META_FILE
+from ghostwright.indexer.database import META_FILE
 from ghostwright.server.adapters import CURRENT, current_adapter
 from ghostwright.server.config import Settings
 from ghostwright.server.indexing import open_index

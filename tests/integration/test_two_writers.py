@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ghostwright.indexer.store import FAISS_FILE, META_FILE
+from ghostwright.indexer.database import FAISS_FILE, META_FILE
 from ghostwright.indexer.vectors import VectorIndex
 from ghostwright.server.config import Settings
 from ghostwright.server.indexing import open_index

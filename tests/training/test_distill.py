@@ -10,10 +10,11 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 from ghostwright.server.errors import GhostwrightError  # noqa: E402
+from ghostwright.training import checkpoints, loop  # noqa: E402
 from ghostwright.training.batches import Example  # noqa: E402
 from ghostwright.training.config import load_config  # noqa: E402
 from ghostwright.training.losses import IGNORE  # noqa: E402
-from ghostwright.training.recipes.distill import DistillRecipe  # noqa: E402
+from ghostwright.training.recipes import distill  # noqa: E402
 from ghostwright.training.student import (  # noqa: E402
     block_influence,
     kept_layers,
@@ -46,7 +47,7 @@ def config_for(model: Path, data: Path, run: Path, **overrides) -> dict:
 
 
 @torch.no_grad()
-def divergence_from_teacher(recipe: DistillRecipe) -> float:
+def divergence_from_teacher(recipe: loop.Run) -> float:
     """Mean forward KL from the cached teacher over every training example."""
     from ghostwright.training.batches import collate
     from ghostwright.training.losses import distillation_loss, supervised_states
@@ -100,7 +101,7 @@ def test_a_rounded_embedding_is_on_the_gguf_grid_and_exports_without_loss(tiny_t
     import numpy as np
     from gguf import GGMLQuantizationType, quants
 
-    from ghostwright.training.export import round_embedding
+    from ghostwright.training.embeddings import round_embedding
 
     model, _ = load_teacher(str(tiny_teacher))
     original = model.get_input_embeddings().weight.detach().clone()
@@ -192,34 +193,30 @@ def test_teacher_cache_holds_its_top_k_per_completion_token_and_is_made_once(
 
 
 def test_distillation_learns_and_resumes_exactly(tiny_teacher, dataset, tmp_path):
-    whole = DistillRecipe(config_for(tiny_teacher, dataset, tmp_path / "whole", max_steps=20))
-    whole.setup()
+    whole = distill.setup(config_for(tiny_teacher, dataset, tmp_path / "whole", max_steps=20))
     assert len(whole.keep) == 2 and whole.model.config.num_hidden_layers == 2
     before = divergence_from_teacher(whole)
-    summary = whole.train()
+    summary = loop.train(whole)
     assert divergence_from_teacher(whole) < 0.8 * before
     assert summary["teacher_validation_loss"] > 0 and summary["keep_layers"] == whole.keep
 
     config = config_for(tiny_teacher, dataset, tmp_path / "split", max_steps=6)
-    straight = DistillRecipe(config_for(tiny_teacher, dataset, tmp_path / "straight", max_steps=6))
-    straight.setup()
-    straight.train()
-    first = DistillRecipe(config)
-    first.setup()
+    straight = distill.setup(config_for(tiny_teacher, dataset, tmp_path / "straight", max_steps=6))
+    loop.train(straight)
+    first = distill.setup(config)
 
     def stop_at_three(step: int, steps: int, record: dict) -> None:
         first.stop_requested = step == 3
 
-    first.train(stop_at_three)
+    loop.train(first, stop_at_three)
     shards = {path: path.stat().st_mtime_ns for path in (tmp_path / "split").glob("teacher/*")}
-    second = DistillRecipe(config)
-    second.setup()
-    assert second.load_checkpoint() and second.step == 3
-    second.train()
+    second = distill.setup(config)
+    assert checkpoints.load_checkpoint(second) and second.step == 3
+    loop.train(second)
     assert {path: path.stat().st_mtime_ns for path in shards} == shards  # cache reused
-    for name, tensor in straight.trainable_state().items():
-        assert torch.allclose(tensor, second.trainable_state()[name], atol=1e-6), name
-    saved = second.save_weights()
+    for name, tensor in checkpoints.trainable_state(straight).items():
+        assert torch.allclose(tensor, checkpoints.trainable_state(second)[name], atol=1e-6), name
+    saved = distill.save_weights(second)
     assert (saved / "weights.safetensors").is_file() and (saved / "student.json").is_file()
 
 
@@ -236,4 +233,4 @@ def test_distillation_learns_and_resumes_exactly(tiny_teacher, dataset, tmp_path
 )
 def test_a_misspelt_choice_is_refused_before_any_work(override, message, dataset, tmp_path):
     with pytest.raises(GhostwrightError, match=message):
-        DistillRecipe(config_for(tmp_path / "no-model", dataset, tmp_path, **override)).setup()
+        distill.setup(config_for(tmp_path / "no-model", dataset, tmp_path, **override))

@@ -10,8 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from ghostwright.training.models import load_model  # noqa: E402
 from ghostwright.training.recipes.dpo import DpoOptions, tokenized, train_dpo  # noqa: E402
-from ghostwright.training.recipes.lora_finetune import load_model  # noqa: E402
 
 ROWS = [
     {"prompt": f"def add{i}(a, b):\n    ", "chosen": "return a + b\n", "rejected": "pass\n"}
@@ -60,7 +60,7 @@ def test_dpo_prefers_the_chosen_completions_and_resumes(tmp_path, stage_b):
 
     config = json.loads((tmp_path / "dpo" / "train-config.json").read_text())
     before, tokenizer = load_model({**config, "init_adapter": str(stage_b)})
-    from ghostwright.training.recipes.lora_finetune import load_adapter_weights
+    from ghostwright.training.models import load_adapter_weights
 
     load_adapter_weights(before, stage_b)
     assert margin(trained.model, tokenizer) > margin(before, tokenizer) + 1.0

@@ -12,11 +12,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
+from ghostwright.training import checkpoints, loop  # noqa: E402
 from ghostwright.training.batches import Example  # noqa: E402
 from ghostwright.training.config import load_config  # noqa: E402
 from ghostwright.training.losses import IGNORE  # noqa: E402
-from ghostwright.training.recipes.distill import DistillRecipe  # noqa: E402
-from ghostwright.training.recipes.lora_finetune import load_causal_lm  # noqa: E402
+from ghostwright.training.models import load_causal_lm  # noqa: E402
+from ghostwright.training.recipes import distill  # noqa: E402
 
 TEXTS = ["def add(a, b):\n    return a + b\n", "class Cart:\n    def total(self):\n"]
 
@@ -49,7 +50,7 @@ def family_config(teacher: Path, student: Path, data: Path, run: Path, **overrid
 
 
 @torch.no_grad()
-def divergence_from_teacher(recipe: DistillRecipe) -> float:
+def divergence_from_teacher(recipe: loop.Run) -> float:
     """Mean forward KL from the cached teacher over every training example."""
     from ghostwright.training.batches import collate
     from ghostwright.training.losses import distillation_loss, supervised_states
@@ -100,7 +101,7 @@ def test_the_llama_cpp_teacher_labels_what_transformers_predicts(tiny_qwen2_teac
 def test_family_distillation_learns_and_resumes_exactly(
     tiny_qwen2_teacher, tiny_qwen2_student, dataset, tmp_path
 ):
-    def recipe(name: str, steps: int, **overrides) -> DistillRecipe:
+    def recipe(name: str, steps: int, **overrides) -> loop.Run:
         config = family_config(
             tiny_qwen2_teacher,
             tiny_qwen2_student,
@@ -109,34 +110,32 @@ def test_family_distillation_learns_and_resumes_exactly(
             max_steps=steps,
             **overrides,
         )
-        made = DistillRecipe(config)
-        made.setup()
-        return made
+        return distill.setup(config)
 
     # only the teacher to learn from: its random predictions and the labels disagree
     whole = recipe("whole", 20, lr=1e-2, **{"distill.kd_weight_end": 1.0})
     before = divergence_from_teacher(whole)
-    summary = whole.train()
+    summary = loop.train(whole)
     assert divergence_from_teacher(whole) < 0.8 * before
     assert summary["teacher_validation_loss"] > 0
 
     straight = recipe("straight", 6)
-    straight.train()
+    loop.train(straight)
     first = recipe("split", 6)
 
     def stop_at_three(step: int, steps: int, record: dict) -> None:
         first.stop_requested = step == 3
 
-    first.train(stop_at_three)
+    loop.train(first, stop_at_three)
     labels = {path: path.stat().st_mtime_ns for path in (tmp_path / "teacher-cache").rglob("*")}
     second = recipe("split", 6)
-    assert second.load_checkpoint() and second.step == 3
-    second.train()
+    assert checkpoints.load_checkpoint(second) and second.step == 3
+    loop.train(second)
     # the teacher never ran again: the split run shares the straight run's labels
     assert {path: path.stat().st_mtime_ns for path in labels} == labels
     assert len(list((tmp_path / "teacher-cache").iterdir())) == 2  # 20 steps' and 6 steps'
-    for name, tensor in straight.trainable_state().items():
-        assert torch.allclose(tensor, second.trainable_state()[name], atol=1e-6), name
+    for name, tensor in checkpoints.trainable_state(straight).items():
+        assert torch.allclose(tensor, checkpoints.trainable_state(second)[name], atol=1e-6), name
 
 
 @pytest.mark.parametrize("training", ["lora", "full"])
@@ -158,9 +157,8 @@ def test_a_family_student_exports_as_a_whole_qwen2_gguf_llama_cpp_agrees_with(
         max_steps=8,
         student_training=training,
     )
-    recipe = DistillRecipe(config)
-    recipe.setup()
-    recipe.train()
+    recipe = distill.setup(config)
+    loop.train(recipe)
     model = _merged(recipe.model)
     exported = export_model_gguf(model, tiny_qwen2_student, tmp_path / "student.gguf", "f16")
     check = check_adapter(model, exported, None, TEXTS)
@@ -176,7 +174,7 @@ def test_a_qwen2_lora_adapter_exports_to_gguf_and_llama_cpp_applies_it(
     llama.cpp + the GGUF adapter predicts what transformers + peft predicts."""
     from ghostwright.training.config import load_config
     from ghostwright.training.export import export_lora_gguf
-    from ghostwright.training.recipes.lora_finetune import load_model
+    from ghostwright.training.models import load_model
     from ghostwright.training.verify import check_adapter
 
     config = load_config(None, [f"model={tiny_qwen2_student}"], "lora_default.yaml")

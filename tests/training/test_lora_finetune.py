@@ -59,8 +59,8 @@ def adapter_tensors(run: Path) -> dict:
 
 def test_training_lowers_the_loss_and_writes_its_records(tiny_model, dataset, tmp_path):
     summary = lora_finetune.run(
-        config_for(tiny_model, dataset, tmp_path, max_steps=30), False, False
-    )
+        config_for(tiny_model, dataset, tmp_path, max_steps=30), False
+    ).summary
     losses = [record["loss"] for record in summary["history"]]
     assert summary["steps"] == 30 and sum(losses[-5:]) < sum(losses[:5])
     assert any("validation_loss" in record for record in summary["history"])
@@ -72,7 +72,7 @@ def test_training_lowers_the_loss_and_writes_its_records(tiny_model, dataset, tm
 def test_a_run_killed_mid_way_resumes_to_the_same_adapter(tiny_model, dataset, tmp_path):
     steps = 400
     straight = tmp_path / "straight"
-    lora_finetune.run(config_for(tiny_model, dataset, straight, max_steps=steps), False, False)
+    lora_finetune.run(config_for(tiny_model, dataset, straight, max_steps=steps), False)
 
     killed = tmp_path / "killed"
     command = [sys.executable, "-m", "ghostwright.training.recipes.lora_finetune"]
@@ -104,7 +104,7 @@ def test_a_run_killed_mid_way_resumes_to_the_same_adapter(tiny_model, dataset, t
     process.wait()
     assert not (killed / "metrics.json").exists(), "the run finished before it was killed"
 
-    lora_finetune.run(config_for(tiny_model, dataset, killed, max_steps=steps), True, False)
+    lora_finetune.run(config_for(tiny_model, dataset, killed, max_steps=steps), True)
     expected, resumed = adapter_tensors(straight), adapter_tensors(killed)
     assert expected.keys() == resumed.keys()
     for name in expected:
@@ -113,15 +113,11 @@ def test_a_run_killed_mid_way_resumes_to_the_same_adapter(tiny_model, dataset, t
 
 def test_bad_configs_are_clear_errors(tiny_model, dataset, tmp_path):
     with pytest.raises(GhostwrightError, match="fewer than one batch"):
-        lora_finetune.run(
-            config_for(tiny_model, dataset, tmp_path, batch_size=10_000), False, False
-        )
+        lora_finetune.run(config_for(tiny_model, dataset, tmp_path, batch_size=10_000), False)
     with pytest.raises(GhostwrightError, match="needs a CUDA GPU"):
-        lora_finetune.run(
-            config_for(tiny_model, dataset, tmp_path, quantize_4bit=True), False, False
-        )
+        lora_finetune.run(config_for(tiny_model, dataset, tmp_path, quantize_4bit=True), False)
     with pytest.raises(GhostwrightError, match="cannot load model weights"):
-        lora_finetune.run(config_for(tmp_path / "nothing", dataset, tmp_path), False, False)
+        lora_finetune.run(config_for(tmp_path / "nothing", dataset, tmp_path), False)
     with pytest.raises(GhostwrightError, match="no setting"):
         config_for(tiny_model, dataset, tmp_path, learning_rate=1)
 

@@ -47,6 +47,7 @@ def test_toy_fine_tune_end_to_end(tmp_path: Path, default_model_path: Path):
     from ghostwright.server.engine import open_completer
     from ghostwright.server.pipeline.complete import CompletionRequest
     from ghostwright.server.pipeline.prompts import TRAINED_FIM, select_format
+    from ghostwright.training import checkpoints, loop
     from ghostwright.training.config import load_config
     from ghostwright.training.data.build import DataOptions, build_dataset
     from ghostwright.training.export import export_lora_gguf
@@ -76,11 +77,10 @@ def test_toy_fine_tune_end_to_end(tmp_path: Path, default_model_path: Path):
     process.wait()
     assert (run / "checkpoint-000001.pt").exists() and not (run / "metrics.json").exists()
 
-    recipe = lora_finetune.LoRAFinetuneRecipe(load_config(None, overrides, "lora_default.yaml"))
-    recipe.setup()
-    assert recipe.load_checkpoint() and 1 <= recipe.step < 3
-    assert recipe.train()["steps"] == 3
-    adapter_dir = recipe.save_weights()
+    recipe = lora_finetune.setup(load_config(None, overrides, "lora_default.yaml"))
+    assert checkpoints.load_checkpoint(recipe) and 1 <= recipe.step < 3
+    assert loop.train(recipe)["steps"] == 3
+    adapter_dir = checkpoints.save_adapter(recipe)
 
     gguf_adapter = export_lora_gguf(adapter_dir, default_model_path, run / "toy.gguf")
     check = check_adapter(recipe.model, default_model_path, gguf_adapter, [SOURCE], max_tokens=48)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from ghostwright.indexer.database import FAISS_FILE, META_FILE
+from ghostwright.indexer.lexical import discriminating
 from ghostwright.indexer.service import FileRules, IndexService
-from ghostwright.indexer.store import FAISS_FILE, META_FILE
 
 AWS_KEY = "AKIA" + "IOSFODNN7EXAMPLE"
 
@@ -216,7 +217,8 @@ def test_term_counts_follow_inserts_and_deletes(tmp_path: Path, hash_embedder, m
     stored = {term: df for term, df in db.execute("SELECT term, df FROM term_df") if df}
     assert stored == dict(expected)
     # A term in more chunks than the limit ranks nothing and is left out of lexical queries.
-    monkeypatch.setattr("ghostwright.indexer.store.COMMON_TERM_MIN_CHUNKS", 1)
+    monkeypatch.setattr("ghostwright.indexer.lexical.COMMON_TERM_MIN_CHUNKS", 1)
     assert expected["amount"] >= 2 and expected["markdown"] == 1
-    assert service.store._discriminating(["amount", "markdown", "absent"]) == ["markdown"]
+    terms = discriminating(db, ["amount", "markdown", "absent"], service.store._chunk_count)
+    assert terms == ["markdown"]
     service.close()

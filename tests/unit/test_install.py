@@ -149,7 +149,7 @@ def test_a_run_under_auto_trains_on_one_named_tier(tmp_path: Path, monkeypatch):
 
     from ghostwright.server import auto_model
     from ghostwright.server.config import Settings
-    from ghostwright.training.cli import _training_base
+    from ghostwright.training.run_setup import training_base as _training_base
 
     pick = SimpleNamespace(tier=SimpleNamespace(name="qwen2.5-coder-0.5b"))
     monkeypatch.setattr(auto_model, "choose_model", lambda settings: pick)

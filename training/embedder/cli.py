@@ -10,15 +10,9 @@ from pathlib import Path
 from ghostwright.server.config import Settings, project_root
 from ghostwright.server.errors import GhostwrightError
 
-COMMAND = "train-embedder"
 
-
-def add_train_embedder_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = commands.add_parser(
-        COMMAND,
-        prog="ghostwright train embedder",
-        help="teach the retrieval embedder your repository (`ghostwright train embedder`)",
-    )
+def add_train_embedder_arguments(parser: argparse.ArgumentParser) -> None:
+    """`ghostwright train embedder`'s options (server/cli.py registers the command)."""
     parser.add_argument("--repo", type=Path, help="repository (default: this one)")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32, help="pairs per batch (negatives)")
@@ -32,7 +26,6 @@ def add_train_embedder_parser(commands: argparse._SubParsersAction) -> argparse.
     parser.add_argument("--json", dest="json_out", type=Path, help="also write the report here")
     parser.add_argument("--progress-json", action="store_true", help="progress as JSON lines")
     parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: auto)")
-    return parser
 
 
 def run_train_embedder(args: argparse.Namespace, settings: Settings) -> int:
@@ -92,9 +85,3 @@ def _summary(report: dict) -> dict:
         "installed": report["installed"],
         **({"reason": report["reason"]} if "reason" in report else {}),
     }
-
-
-def embedder_argv(argv: list[str]) -> list[str]:
-    """`train embedder ...` -> `train-embedder ...` (argparse cannot nest it under `train`,
-    whose positionals are key=value overrides)."""
-    return [COMMAND, *argv[2:]] if argv[:2] == ["train", "embedder"] else argv

@@ -26,11 +26,11 @@ from ghostwright.indexer.embedder import (
 from ghostwright.indexer.errors import IndexerError
 from ghostwright.server.embedders import CURRENT, EMBEDDERS_DIR
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.training.cli import run_folder
 from ghostwright.training.embedder.contrastive import ContrastiveOptions, Encoder, train
 from ghostwright.training.embedder.measure import retrieval_scores
 from ghostwright.training.embedder.pairs import MinedPairs, mine_pairs
 from ghostwright.training.progress import TrainProgress
+from ghostwright.training.run_setup import run_folder
 
 RUN_KIND = "embedder"
 MIN_HELD_OUT = 10

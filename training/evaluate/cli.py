@@ -33,12 +33,9 @@ MATCH_BENCHMARKS = ("santacoder-fim",)
 BENCHMARKS = (*EXECUTION_BENCHMARKS, *MATCH_BENCHMARKS, "repo", "compare")
 
 
-def add_eval_parser(
-    commands: argparse._SubParsersAction,
-    add_model_options: Callable[[argparse.ArgumentParser], None],
-) -> argparse.ArgumentParser:
-    """Register `ghostwright eval` on the main parser; the caller sets what it runs."""
-    parser = commands.add_parser("eval", help="measure completion quality on a benchmark")
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """`ghostwright eval`'s options (server/cli.py registers the command and adds the model
+    options)."""
     parser.add_argument("benchmark", choices=BENCHMARKS)
     parser.add_argument(
         "paths",
@@ -77,8 +74,6 @@ def add_eval_parser(
         "repository's installed embedder, else the packaged one)",
     )
     parser.add_argument("--no-progress", action="store_true")
-    add_model_options(parser)
-    return parser
 
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:

@@ -26,26 +26,34 @@ cheaper output layer it will really have. With `vocabulary: repository` (the def
 also keeps only the tokens its samples need (`training/vocabulary.py`): its output layer shrinks
 about ninefold, the samples and the cached teacher logits are renumbered into it.
 
-Everything else (data, batches, schedule, checkpoints and exact resume, signals, metrics) is the
-LoRA recipe's. The validation loss is plain cross-entropy, so student and teacher compare.
+The batches, schedule, checkpoints and exact resume are the shared loop's (`training/loop.py`),
+the examples are read as the LoRA recipe reads them; the students are built in `student.py`,
+the teacher's labels made in `teacher_labels.py`, the vocabulary trimmed in `vocabulary.py`. The
+validation loss is plain cross-entropy, so student and teacher compare.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.models import resolve_model
-from ghostwright.training.batches import Example, collate, length_batches, load_example_pairs
-from ghostwright.training.export import round_embedding
+from ghostwright.training import checkpoints, loop
+from ghostwright.training.batches import (
+    Example,
+    load_example_pairs,
+    opening,
+    read_split,
+    replay,
+    token_ids,
+)
 from ghostwright.training.losses import (
     DIVERGENCES,
     distillation_loss,
@@ -54,17 +62,19 @@ from ghostwright.training.losses import (
     softcapped,
     supervised_states,
 )
-from ghostwright.training.recipes.lora_finetune import (
-    LoRAFinetuneRecipe,
-    load_adapter_weights,
-    load_causal_lm,
-    load_model,
-    starting_adapter,
+from ghostwright.training.student import (
+    context_student,
+    family_student,
+    is_peft_student,
+    load_teacher,
+    prune_into_student,
 )
-from ghostwright.training.vocabulary import GgufVocabulary
-
-if TYPE_CHECKING:
-    from ghostwright.training.vocabulary import Vocabulary
+from ghostwright.training.teacher_labels import (
+    label_with_llama_cpp,
+    label_with_torch,
+    teacher_validation_loss,
+)
+from ghostwright.training.vocabulary import GgufVocabulary, trim_run_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +86,8 @@ PRUNING = ("importance", "even")
 def check_choices(config: dict[str, Any]) -> None:
     """Refuse a misspelt choice before the teacher spends minutes on the data."""
     from ghostwright.server.models import is_gguf_spec
-    from ghostwright.training.export import EMBEDDING_QUANTIZATIONS, QUANTIZATIONS
+    from ghostwright.training.embeddings import EMBEDDING_QUANTIZATIONS
+    from ghostwright.training.export import QUANTIZATIONS
     from ghostwright.training.vocabulary import VOCABULARIES
 
     choices = {
@@ -97,355 +108,141 @@ def check_choices(config: dict[str, Any]) -> None:
         )
 
 
-class DistillRecipe(LoRAFinetuneRecipe):
-    """One distillation run in `config["output_dir"]`; the student is `self.model`."""
+def run(
+    config: dict[str, Any],
+    resume: bool = True,
+    progress: Callable | None = None,
+    teacher_progress: Callable[[int, int], None] | None = None,
+) -> loop.Run:
+    """Set up (the teacher labels what is not cached yet), resume, train, save the student."""
+    trained = loop.train_to_end(setup(config, teacher_progress), resume, progress)
+    trained.summary["adapter"] = str(save_weights(trained))
+    return trained
 
-    cache_progress: Any = None  # (done, total) of teacher shards, for the caller's progress
-    keep: list[int] | None = None  # the pruned student's blocks
-    teacher_examples: list[Example] | None = None  # context: the teacher's own prompts
-    vocabulary: Vocabulary | None = None  # the student's trimmed vocabulary (None: the teacher's)
-    full_vocabulary: GgufVocabulary | None = None  # the teacher's, when it is to be trimmed
 
-    @property
-    def vocabulary_size(self) -> int | None:
-        """The student's trimmed vocabulary size; None when it keeps the teacher's."""
-        return len(self.vocabulary) if self.vocabulary is not None else None
-
-    @property
-    def reads_context(self) -> bool:
-        return self.config["student"] == "context"
-
-    @property
-    def of_family(self) -> bool:
-        """The student is another model (`config["model"]`); the teacher is `teacher_model`."""
-        return self.config["student"] == "family"
-
-    @property
-    def peft_student(self) -> bool:
-        """The trained weights are a peft LoRA (else the student's own tensors)."""
-        return self.reads_context or (
-            self.of_family and self.config.get("student_training", "lora") == "lora"
-        )
-
-    def _build_model(self) -> tuple[Any, Any]:
-        from ghostwright.training.student import load_teacher
-
-        check_choices(self.config)
-        if self.config["vocabulary"] == "repository":  # refused now if it cannot be trimmed
-            self.full_vocabulary = GgufVocabulary.read(resolve_model(self.config["model"]))
-        if self.of_family:
-            return self._family_student()
-        teacher, tokenizer = load_teacher(self.config["model"], self.config["teacher_adapter"])
-        if not self.reads_context:
-            return teacher, tokenizer  # pruned after it has labelled the data
-        self.teacher = teacher
-        # The student continues the teacher's own adapter (a fresh LoRA when there is none).
-        own = {**self.config, "init_adapter": self.config["teacher_adapter"]}
-        student, tokenizer = load_model(own)
-        if start := starting_adapter(own):
-            load_adapter_weights(student, start)
-        round_embedding(student, self.config["embedding_quantization"])
-        return student, tokenizer
-
-    def _family_student(self) -> tuple[Any, Any]:
-        """A LoRA over the smaller model (continuing `init_adapter` if set), or the model itself
-        with every weight trainable but the token embedding: its rows are read one per token,
-        and leaving them out spares the optimizer state of a fifth of the 0.5B."""
-        if self.config.get("student_training", "lora") == "lora":
-            student, tokenizer = load_model(self.config)
-            if start := starting_adapter(self.config):
-                load_adapter_weights(student, start)
-        else:
-            student, tokenizer = load_causal_lm(self.config["model"])
-            student.get_input_embeddings().weight.requires_grad_(False)
-        round_embedding(student, self.config["embedding_quantization"])
-        return student, tokenizer
-
-    def _examples(self, split: str, required: bool = True, folder: str = "") -> list[Example]:
-        if not (self.reads_context and split == "train" and not folder):
-            return super()._examples(split, required, folder)
-        path = Path(self.config["dataset"]) / "train.jsonl"
-        if not path.is_file():
-            raise GhostwrightError(f"no train.jsonl in dataset {self.config['dataset']}")
-        students, self.teacher_examples, too_long = load_example_pairs(
-            path,
-            self._tokenize,
-            self.config["max_tokens"],
-            self.config["teacher_max_tokens"],
-            self._opening(),
-        )
-        self.too_long += too_long
-        return students
-
-    def _replay(self) -> list[Example]:
-        return [] if self.reads_context else super()._replay()  # replay rows have no context
-
-    def _teacher_identity(self) -> dict[str, Any]:
-        """What the cached logits depend on: another teacher or data means another cache."""
-        identity = {
-            "model": self.config.get("teacher_model") or self.config["model"],
-            "adapter": self.config["teacher_adapter"],
-            "dataset": self.config["dataset"],
-            "max_tokens": self.config["max_tokens"],
-            "seed": self.config["seed"],
-        }
-        if self.of_family:
-            identity |= {"student": self.config["model"], "labelled_by": "llama.cpp"}
-        return identity
-
-    def _before_training(self) -> None:
-        from ghostwright.training.student import prune_layers, train_blocks_only
-        from ghostwright.training.teacher_cache import build_teacher_cache, torch_labeller
-
-        self._limit_examples(self.config["teacher_examples"])
-        if self.of_family:
-            self._label_in_llama_cpp()
-            if self.config["vocabulary"] == "repository":
-                self._trim_vocabulary()
-            return
-        top_k = self.config["distill"]["top_k"]
-        teacher = self.teacher if self.reads_context else self.model
-        pad_id = self.tokenizer.pad_token_id or 0
-        self.teacher_cache = build_teacher_cache(
-            torch_labeller(teacher, top_k, self.config["batch_size"], self.bf16, pad_id),
-            self.teacher_examples or self.train_examples,
-            self.run_dir / "teacher",
-            identity=self._teacher_identity(),
-            top_k=top_k,
-            progress=self.cache_progress,
-        )
+def setup(
+    config: dict[str, Any], teacher_progress: Callable[[int, int], None] | None = None
+) -> loop.Run:
+    check_choices(config)
+    loop.seed_everything(config)
+    full_vocabulary = None
+    if config["vocabulary"] == "repository":  # refused now if it cannot be trimmed
+        full_vocabulary = GgufVocabulary.read(resolve_model(config["model"]))
+    kind, teacher = config["student"], None
+    if kind == "family":
+        model, tokenizer = family_student(config)
+    else:
+        teacher, tokenizer = load_teacher(config["model"], config["teacher_adapter"])
+        model = context_student(config)[0] if kind == "context" else teacher
+    run = loop.Run(config, model, tokenizer, [], [], student_loss, peft=is_peft_student(config))
+    run.bf16 = loop.use_bf16(config)
+    teacher_examples = read_examples(run)
+    loop.require_a_batch(run)
+    teacher_examples = limit_examples(run, teacher_examples)
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    if kind == "family":
+        run.teacher_cache, teacher_loss = label_with_llama_cpp(run, teacher_progress)
+    else:
+        run.teacher_cache = label_with_torch(run, teacher, teacher_examples, teacher_progress)
         # Pruned: the teacher's own; context: the teacher without its snippets (the start).
-        self.teacher_validation_loss = self._teacher_validation_loss()
-        if self.reads_context:
-            del self.teacher  # labelled everything it will be asked; the memory is the student's
-        else:
-            round_embedding(self.model, self.config["embedding_quantization"])  # teacher done
-            total = self.model.config.num_hidden_layers
-            self.keep = self._blocks_to_keep(total)
-            prune_layers(self.model, self.keep)
-            train_blocks_only(self.model)
-            logger.info("student: blocks %s of %d", self.keep, total)
-        if self.config["vocabulary"] == "repository":
-            self._trim_vocabulary()
-
-    def _label_in_llama_cpp(self) -> None:
-        """The family teacher's top-k logits over the training examples and its cross-entropy
-        on the validation sample, from its GGUF (and GGUF adapter) in llama.cpp; both cached in
-        `teacher/`, so a resumed run only loads the model."""
-        from ghostwright.training.llama_teacher import LlamaTeacher
-        from ghostwright.training.teacher_cache import build_teacher_cache
-
-        top_k = self.config["distill"]["top_k"]
-        folder = self._shared_teacher_folder()
-        teacher = LlamaTeacher(
-            resolve_model(self.config["teacher_model"]),
-            self.config["teacher_adapter"],
-            n_ctx=self.config["max_tokens"],
-        )
-        try:
-            self.teacher_cache = build_teacher_cache(
-                lambda examples: teacher.top_k(examples, top_k),
-                self.train_examples,
-                folder,
-                identity=self._teacher_identity(),
-                top_k=top_k,
-                progress=self.cache_progress,
-            )
-            path = folder / "validation.json"
-            if path.is_file():
-                self.teacher_validation_loss = json.loads(path.read_text())["loss"]
-            else:
-                self.teacher_validation_loss = teacher.cross_entropy(self.validation_sample())
-                path.write_text(json.dumps({"loss": self.teacher_validation_loss}))
-        finally:
-            teacher.close()
-
-    def _shared_teacher_folder(self) -> Path:
-        """Where the family teacher's labels are kept: under `teacher_cache`, one folder per
-        teacher, data and sample, so a second run on the same data (a full fine-tune after a
-        LoRA, another learning rate) reuses them; else in the run."""
-        if not self.config.get("teacher_cache"):
-            return self.run_dir / "teacher"
-        labelled = {
-            **self._teacher_identity(),
-            "top_k": self.config["distill"]["top_k"],
-            "examples": len(self.train_examples),
-            "teacher_examples": self.config["teacher_examples"],
-        }
-        digest = hashlib.sha256(json.dumps(labelled, sort_keys=True).encode()).hexdigest()
-        return Path(self.config["teacher_cache"]) / digest[:16]
-
-    def _trim_vocabulary(self) -> None:
-        """The student keeps the tokens its samples use (`training/vocabulary.py`), decided once
-        per run (`teacher/vocabulary.json`) so a resumed run trims the same; samples and cached
-        teacher logits are renumbered into it."""
-        from ghostwright.training.vocabulary import (
-            ABSENT_LOGIT,
-            Vocabulary,
-            alphabet_of,
-            choose_vocabulary,
-            trim_embeddings,
-        )
-
-        path = self.run_dir / "teacher" / "vocabulary.json"
-        if path.is_file():
-            vocabulary = Vocabulary.load(path)
-        else:
-            texts = [self.tokenizer.decode(e.ids) for e in self.train_examples]
-            texts += [self.tokenizer.decode(e.ids) for e in self.validation_examples]
-            used = self._used_tokens(resolve_model(self.config["model"]), texts)
-            general = self.config["vocabulary_general"]
-            alphabet = alphabet_of(texts)
-            vocabulary = choose_vocabulary(self.full_vocabulary, used, general, alphabet)
-            vocabulary.save(path)
-        renumber = vocabulary.renumber
-        self.train_examples = [_renumbered(e, renumber) for e in self.train_examples]
-        self.validation_examples = [_renumbered(e, renumber) for e in self.validation_examples]
-        self.teacher_cache = self.teacher_cache.renumbered(vocabulary.new_ids, ABSENT_LOGIT)
-        trim_embeddings(self.model, vocabulary)
-        self.vocabulary = vocabulary
+        teacher_loss = teacher_validation_loss(run)
+        del teacher  # labelled everything it will be asked; the memory is the student's
+        if kind == "pruned":
+            prune_into_student(run)
+    if full_vocabulary is not None:
+        vocabulary = trim_run_vocabulary(run, full_vocabulary)
         logger.info("student vocabulary: %d of %d tokens", len(vocabulary), vocabulary.full_size)
-
-    def _used_tokens(self, model_gguf: Path, texts: list[str]) -> set[int]:
-        """Every token of the student's samples as transformers tokenized them and as
-        llama.cpp, which serves the student, tokenizes their `texts` (they differ on a few long
-        runs of spaces)."""
-        from ghostwright.indexer.llama_native import load_quietly
-
-        examples = self.train_examples + self.validation_examples
-        used = {token for example in examples for token in example.ids}
-        llm = load_quietly(model_path=str(model_gguf), vocab_only=True)
-        try:
-            for text in texts:
-                used.update(llm.tokenize(text.encode(), add_bos=False, special=True))
-        finally:
-            llm.close()
-        return used
-
-    def _blocks_to_keep(self, total: int) -> list[int]:
-        """Blocks by influence on validation samples (or evenly spaced); decided once per run
-        (`teacher/blocks.json`, beside the cache) so a resumed run prunes the same ones."""
-        from ghostwright.training.student import block_influence, kept_layers, most_influential
-
-        path = self.run_dir / "teacher" / "blocks.json"
-        if path.is_file():
-            return json.loads(path.read_text())["keep"]
-        count, method = self.config["keep_layers"], self.config["prune"]
-        if method == "even":
-            keep, influence = kept_layers(total, count), None
-        elif method == "importance":
-            sample = self.validation_examples or self.train_examples
-            chosen = random.Random(self.config["seed"]).sample(sample, min(len(sample), 32))
-            pad = self.tokenizer.pad_token_id or 0
-            batches = [collate([chosen[i] for i in ids], pad) for ids in length_batches(chosen, 4)]
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-                influence = block_influence(self.model, batches)
-            keep = most_influential(influence, count)
-        else:  # check_choices allows nothing else
-            raise AssertionError(method)
-        path.write_text(json.dumps({"keep": keep, "method": method, "influence": influence}))
-        return keep
-
-    def _limit_examples(self, count: int) -> None:
-        """Keep a seeded sample of `count` training examples: the teacher labels only what the
-        student will see (0: all)."""
-        if 0 < count < len(self.train_examples):
-            rng = random.Random(self.config["seed"])
-            chosen = rng.sample(range(len(self.train_examples)), count)
-            self.train_examples = [self.train_examples[i] for i in chosen]
-            if self.teacher_examples is not None:
-                self.teacher_examples = [self.teacher_examples[i] for i in chosen]
-            self.batches = length_batches(self.train_examples, self.config["batch_size"])
-
-    def _teacher_validation_loss(self) -> float | None:
-        """The teacher's cross-entropy on the validation sample (cached with the logits)."""
-        path = self.run_dir / "teacher" / "validation.json"
-        if path.is_file():
-            return json.loads(path.read_text())["loss"]
-        if not self.validation_examples:
-            return None
-        loss = self.validation_loss()
-        path.write_text(json.dumps({"loss": loss}))
-        return loss
-
-    def _loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
-        head = softcapped(
-            self.model.get_output_embeddings(),
-            getattr(self.model.config, "final_logit_softcapping", None),
-        )
-        settings = self.config["distill"]
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            hidden = self.model.get_decoder()(
-                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-            ).last_hidden_state
-            states, targets = supervised_states(hidden, batch["labels"])
-            if targets.numel() == 0:
-                return hidden.sum() * 0.0, 0
-            logits = head(states).float()
-        cross_entropy = focal_cross_entropy(logits, targets, settings["focal_gamma"])
-        if "index" not in batch:  # validation: cross-entropy alone, comparable with the teacher
-            return cross_entropy, int(targets.numel())
-        values, ids = self.teacher_cache.batch(batch["index"].tolist())
-        divergence = distillation_loss(
-            logits, values, ids, settings["divergence"], settings["temperature"]
-        )
-        weight = linear_schedule(
-            settings["kd_weight_start"],
-            settings["kd_weight_end"],
-            self.step,
-            self.config["max_steps"],
-        )
-        return weight * divergence + (1 - weight) * cross_entropy, int(targets.numel())
-
-    def trainable_state(self) -> dict[str, torch.Tensor]:
-        if self.peft_student:
-            return super().trainable_state()
-        return {
-            name: parameter.detach().clone()
-            for name, parameter in self.model.named_parameters()
-            if parameter.requires_grad
-        }
-
-    def load_trainable_state(self, weights: dict[str, torch.Tensor]) -> None:
-        if self.peft_student:
-            super().load_trainable_state(weights)
-            return
-        missing = set(self.trainable_state()) - set(weights)
-        if missing:
-            raise GhostwrightError(f"the checkpoint lacks {sorted(missing)[:3]}: another student")
-        self.model.load_state_dict(weights, strict=False)
-
-    def save_weights(self) -> Path:
-        """The student's trained weights and how to rebuild it (`student.json`); the context
-        student is a peft adapter folder, and so is a family student trained as a LoRA."""
-        from safetensors.torch import save_file
-
-        if self.peft_student:
-            return super().save_weights()
-
-        target = self.run_dir / "student"
-        target.mkdir(exist_ok=True)
-        save_file(
-            {name: tensor.contiguous() for name, tensor in self.trainable_state().items()},
-            str(target / "weights.safetensors"),
-        )
-        description = {
-            "teacher": self.config.get("teacher_model") or self.config["model"],
-            "student_base": self.config["model"] if self.of_family else None,
-            "teacher_adapter": self.config["teacher_adapter"],
-            "keep_layers": self.keep,
-            "vocabulary": self.vocabulary_size,
-        }
-        (target / "student.json").write_text(json.dumps(description, indent=2))
-        return target
-
-    def _summary(self) -> dict:
-        summary = super()._summary()
-        summary["teacher_validation_loss"] = self.teacher_validation_loss
-        summary["keep_layers"] = self.keep
-        summary["vocabulary"] = self.vocabulary_size
-        return summary
+    run.facts = {
+        "teacher_validation_loss": teacher_loss,
+        "keep_layers": run.keep,
+        "vocabulary": len(run.vocabulary) if run.vocabulary is not None else None,
+    }
+    return loop.start(run)
 
 
-def _renumbered(example: Example, renumber: Callable[[Sequence[int]], list[int]]) -> Example:
-    return Example(renumber(example.ids), renumber(example.labels))
+def read_examples(run: loop.Run) -> list[Example] | None:
+    """The student's training and validation examples into `run`; returns the teacher's own
+    prompts when they differ (the context student's teacher reads the snippets too)."""
+    config, tokenizer = run.config, run.tokenizer
+    run.validation_examples, _ = read_split(config, tokenizer, "validation", required=False)
+    if config["student"] != "context":
+        train, run.too_long = read_split(config, tokenizer, "train")
+        replayed, _ = replay(config, tokenizer, len(train))
+        run.train_examples = train + replayed
+        return None
+    path = Path(config["dataset"]) / "train.jsonl"
+    if not path.is_file():
+        raise GhostwrightError(f"no train.jsonl in dataset {config['dataset']}")
+    run.train_examples, teacher_examples, run.too_long = load_example_pairs(
+        path,
+        token_ids(tokenizer),
+        config["max_tokens"],
+        config["teacher_max_tokens"],
+        opening(tokenizer),
+    )
+    return teacher_examples
+
+
+def limit_examples(run: loop.Run, teacher_examples: list[Example] | None) -> list[Example] | None:
+    """Keep a seeded sample of `teacher_examples` (config) training examples: the teacher labels
+    only what the student will see (0: all)."""
+    count = run.config["teacher_examples"]
+    if not 0 < count < len(run.train_examples):
+        return teacher_examples
+    chosen = random.Random(run.config["seed"]).sample(range(len(run.train_examples)), count)
+    run.train_examples = [run.train_examples[i] for i in chosen]
+    return [teacher_examples[i] for i in chosen] if teacher_examples is not None else None
+
+
+def student_loss(run: loop.Run, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """Divergence from the cached teacher distribution mixed with cross-entropy on the labels,
+    the mix moving over the run; on validation batches (no `index`) cross-entropy alone."""
+    model = run.model
+    head = softcapped(
+        model.get_output_embeddings(), getattr(model.config, "final_logit_softcapping", None)
+    )
+    settings = run.config["distill"]
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=run.bf16):
+        hidden = model.get_decoder()(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+        ).last_hidden_state
+        states, targets = supervised_states(hidden, batch["labels"])
+        if targets.numel() == 0:
+            return hidden.sum() * 0.0, 0
+        logits = head(states).float()
+    cross_entropy = focal_cross_entropy(logits, targets, settings["focal_gamma"])
+    if "index" not in batch:
+        return cross_entropy, int(targets.numel())
+    values, ids = run.teacher_cache.batch(batch["index"].tolist())
+    divergence = distillation_loss(
+        logits, values, ids, settings["divergence"], settings["temperature"]
+    )
+    weight = linear_schedule(
+        settings["kd_weight_start"], settings["kd_weight_end"], run.step, run.config["max_steps"]
+    )
+    return weight * divergence + (1 - weight) * cross_entropy, int(targets.numel())
+
+
+def save_weights(run: loop.Run) -> Path:
+    """The student's trained weights and how to rebuild it (`student.json`); the context
+    student is a peft adapter folder, and so is a family student trained as a LoRA."""
+    from safetensors.torch import save_file
+
+    if run.peft:
+        return checkpoints.save_adapter(run)
+    config = run.config
+    target = run.run_dir / "student"
+    target.mkdir(exist_ok=True)
+    save_file(
+        {name: tensor.contiguous() for name, tensor in checkpoints.trainable_state(run).items()},
+        str(target / "weights.safetensors"),
+    )
+    description = {
+        "teacher": config.get("teacher_model") or config["model"],
+        "student_base": config["model"] if config["student"] == "family" else None,
+        "teacher_adapter": config["teacher_adapter"],
+        "keep_layers": run.keep,
+        "vocabulary": run.facts.get("vocabulary"),
+    }
+    (target / "student.json").write_text(json.dumps(description, indent=2))
+    return target

@@ -19,7 +19,7 @@ from typing import Any
 
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.training.batches import prompt_and_completion_ids
-from ghostwright.training.recipes.lora_finetune import load_adapter_weights, load_model
+from ghostwright.training.models import load_adapter_weights, load_model
 
 logger = logging.getLogger(__name__)
 
@@ -71,30 +71,70 @@ def train_dpo(
 ) -> TrainedAdapter:
     """Train on `rows` ({"prompt", "chosen", "rejected"} texts) from the Stage B adapter in
     `stage_b_dir` (a peft folder beside its run's train-config.json)."""
-    from datasets import Dataset
-    from transformers import PrinterCallback, TrainerCallback
-    from trl import DPOConfig, DPOTrainer
-
-    config_path = stage_b_dir.parent / "train-config.json"
-    try:
-        stage_b = json.loads(config_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise GhostwrightError(
-            f"cannot read the Stage B run's config {config_path}: {exc}"
-        ) from exc
-    config = {**stage_b, "init_adapter": str(stage_b_dir), "output_dir": str(run_dir)}
-    model, tokenizer = load_model(config)
-    load_adapter_weights(model, stage_b_dir)
-    # transformers turns a GGUF into float32 weights on load but still marks the model as
-    # quantized, and its Trainer refuses to train such a model; only LoRA weights train here.
-    base = model.get_base_model()
-    base.is_quantized, base.hf_quantizer = False, None
+    config = {**stage_b_config(stage_b_dir), "init_adapter": str(stage_b_dir)}
+    config["output_dir"] = str(run_dir)
+    model, tokenizer = policy(config, stage_b_dir)
     examples = tokenized(rows, tokenizer, options.max_tokens)
     if len(examples) < options.batch_size:
         raise GhostwrightError(
             f"{len(examples)} preference pairs fit {options.max_tokens} tokens; "
             f"the DPO stage needs at least {options.batch_size}"
         )
+    trainer = dpo_trainer(model, tokenizer, examples, run_dir, options, progress)
+    checkpoints = sorted((run_dir / "trainer").glob("checkpoint-*"), key=_step_of)
+    result = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
+    if "ref" in model.peft_config:  # trl's frozen reference copy: not part of the result
+        model.delete_adapter("ref")
+    model.set_adapter("default")
+    adapter_dir = run_dir / "adapter"
+    model.save_pretrained(adapter_dir)
+    history = [entry for entry in trainer.state.log_history if "loss" in entry]
+    summary = {
+        "adapter": str(adapter_dir),
+        "steps": trainer.state.global_step,
+        "pairs": len(examples),
+        "final_loss": history[-1]["loss"] if history else None,
+        "reward_accuracy": history[-1].get("rewards/accuracies") if history else None,
+        "train_seconds": round(result.metrics.get("train_runtime", 0.0), 1),
+        "options": asdict(options),
+    }
+    (run_dir / "train-config.json").write_text(json.dumps(config, indent=2))
+    (run_dir / "dpo-summary.json").write_text(json.dumps(summary, indent=2))
+    return TrainedAdapter(config, summary, trainer.model)
+
+
+def stage_b_config(stage_b_dir: Path) -> dict[str, Any]:
+    """The Stage B run's config: the policy is its model with its LoRA shape."""
+    path = stage_b_dir.parent / "train-config.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise GhostwrightError(f"cannot read the Stage B run's config {path}: {exc}") from exc
+
+
+def policy(config: dict[str, Any], stage_b_dir: Path) -> tuple[Any, Any]:
+    """The base model with the Stage B adapter, trainable."""
+    model, tokenizer = load_model(config)
+    load_adapter_weights(model, stage_b_dir)
+    # transformers turns a GGUF into float32 weights on load but still marks the model as
+    # quantized, and its Trainer refuses to train such a model; only LoRA weights train here.
+    base = model.get_base_model()
+    base.is_quantized, base.hf_quantizer = False, None
+    return model, tokenizer
+
+
+def dpo_trainer(
+    model: Any,
+    tokenizer: Any,
+    examples: list[dict],
+    run_dir: Path,
+    options: DpoOptions,
+    progress: Any,
+) -> Any:
+    """trl's DPOTrainer on the tokenized `examples`, on the CPU, reporting to `progress`."""
+    from datasets import Dataset
+    from transformers import PrinterCallback, TrainerCallback
+    from trl import DPOConfig, DPOTrainer
 
     class SkipTextPreparation(DPOTrainer):
         def _prepare_dataset(self, dataset: Any, *args: Any, **kwargs: Any) -> Any:
@@ -134,26 +174,7 @@ def train_dpo(
     )
     # Without tqdm the Trainer prints each log dict on stdout, which --progress-json owns.
     trainer.remove_callback(PrinterCallback)
-    checkpoints = sorted((run_dir / "trainer").glob("checkpoint-*"), key=_step_of)
-    result = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
-    if "ref" in model.peft_config:
-        model.delete_adapter("ref")
-    model.set_adapter("default")
-    adapter_dir = run_dir / "adapter"
-    model.save_pretrained(adapter_dir)
-    history = [entry for entry in trainer.state.log_history if "loss" in entry]
-    summary = {
-        "adapter": str(adapter_dir),
-        "steps": trainer.state.global_step,
-        "pairs": len(examples),
-        "final_loss": history[-1]["loss"] if history else None,
-        "reward_accuracy": history[-1].get("rewards/accuracies") if history else None,
-        "train_seconds": round(result.metrics.get("train_runtime", 0.0), 1),
-        "options": asdict(options),
-    }
-    (run_dir / "train-config.json").write_text(json.dumps(config, indent=2))
-    (run_dir / "dpo-summary.json").write_text(json.dumps(summary, indent=2))
-    return TrainedAdapter(config, summary, trainer.model)
+    return trainer
 
 
 def _step_of(path: Path) -> int:
