@@ -120,6 +120,21 @@ def language_for(path: str | Path, language_id: str = "") -> str:
     return language_id if language_id in known else EDITOR_LANGUAGE_IDS.get(language_id, "")
 
 
+def repository_path(root: Path, path: str) -> str | None:
+    """`path` as a POSIX path relative to the repository `root` (a relative `path` is taken as
+    one already); None for a file outside it. Symlinks are resolved; a deleted file, which
+    cannot be, is compared as given. The one rule for the index, retrieval and feedback."""
+    candidate = Path(path)
+    if not candidate.is_absolute():
+        return candidate.as_posix()
+    for form in (candidate.resolve(), candidate):
+        try:
+            return form.relative_to(root).as_posix()
+        except ValueError:
+            continue
+    return None
+
+
 def is_secret_file(relative: str) -> bool:
     name = PurePosixPath(relative).name.lower()
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in SECRET_FILE_PATTERNS)

@@ -22,7 +22,11 @@ import numpy as np
 
 from ghostwright.indexer.chunker import Chunk, chunk_file
 from ghostwright.indexer.embedder import Embedder
-from ghostwright.indexer.files import DEFAULT_MAX_BYTES, SourceFile, iter_source_files
+from ghostwright.indexer.files import (
+    DEFAULT_MAX_BYTES,
+    SourceFile,
+    iter_source_files,
+)
 from ghostwright.indexer.secrets import contains_secret
 from ghostwright.indexer.store import FileRecord, IndexStore
 from ghostwright.indexer.terms import query_terms

@@ -14,23 +14,23 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
-from ghostwright.server.adapters import with_installed_adapter
 from ghostwright.server.backends import create_backend
 from ghostwright.server.config import Settings, parse_settings, workspace_settings
 from ghostwright.server.engine import BackendFactory, Engine
 from ghostwright.server.features import (
     code_action,
     commands,
-    feedback,
-    indexing,
     inline_completion,
     lifecycle,
     training,
 )
+from ghostwright.server.feedback import lsp as feedback_lsp
+from ghostwright.server.indexing import lsp as indexing_lsp
+from ghostwright.server.installs.records import with_installed_adapter
 
 if TYPE_CHECKING:
-    from ghostwright.server.features.feedback import FeedbackRecorder
-    from ghostwright.server.indexing import LiveIndex
+    from ghostwright.server.feedback.lsp import FeedbackRecorder
+    from ghostwright.server.indexing.workspace import LiveIndex
 
 logger = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -148,8 +148,8 @@ def build_server(backend_factory: BackendFactory | None = None) -> GhostwrightSe
     inline_completion.register(server)
     code_action.register(server)
     commands.register(server)
-    feedback.register(server)
-    indexing.register(server)
+    feedback_lsp.register(server)
+    indexing_lsp.register(server)
     training.register(server)
     return server
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ghostwright.server.adapters import current_adapter, is_student
 from ghostwright.server.backends import calibration
 from ghostwright.server.backends.hardware import resolve_threads
 from ghostwright.server.config import Settings
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.installs.records import current_adapter, is_student
 from ghostwright.server.packaged_models import (
     TIERS,
     Tier,

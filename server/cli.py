@@ -12,19 +12,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from ghostwright.server.adapters import with_installed_adapter
 from ghostwright.server.config import (
     BACKENDS,
     Settings,
     parse_settings,
     project_root,
+    setting_problem,
     workspace_settings,
 )
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.feedback_commands import add_feedback_parser
-from ghostwright.server.index_commands import add_index_parsers
+from ghostwright.server.feedback.commands import add_feedback_parser
+from ghostwright.server.indexing.commands import add_index_parsers
+from ghostwright.server.installs.records import with_installed_adapter
 from ghostwright.server.packaged_models import tier_names
-from ghostwright.server.pipeline.prompts import format_names
+from ghostwright.server.prompt_formats import format_names
 
 if TYPE_CHECKING:
     pass
@@ -220,10 +221,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         for flag, name in FLAG_SETTINGS.items()
         if getattr(args, flag, None) is not None
     }
-    if flags.get("max_lines", 1) < 1:
-        raise GhostwrightError("--max-lines must be at least 1")
-    if flags.get("threads", 0) < 0:
-        raise GhostwrightError("--threads must be 0 (automatic) or more")
+    flag_of = {name: flag for flag, name in FLAG_SETTINGS.items()}
+    for name, value in flags.items():
+        if problem := setting_problem(name, value):
+            raise GhostwrightError(f"--{flag_of[name].replace('_', '-')}: {problem}")
     settings = replace(settings, **flags)
     if args.command not in ("complete", "doctor"):
         return settings  # eval and train name their adapter explicitly; http follows installs

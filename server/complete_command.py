@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ghostwright.server.config import Settings
 from ghostwright.server.engine import open_completer, unhurried
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.indexing import close_index, indexed_root, open_index
+from ghostwright.server.indexing.workspace import close_index, indexed_root, open_index
 from ghostwright.server.pipeline.complete import CompletionRequest
 from ghostwright.server.pipeline.context import check_position
 from ghostwright.server.sources import read_source

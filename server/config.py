@@ -13,7 +13,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ghostwright.server.pipeline.prompts import format_names
+from ghostwright.server.prompt_formats import format_names
 
 BACKENDS = ("llama_cpp", "openai")
 
@@ -181,6 +181,12 @@ def parse_settings(
             continue
         changes[key] = tuple(value) if isinstance(value, list) else value
     return replace(settings, **changes), warnings
+
+
+def setting_problem(name: str, value: Any) -> str:
+    """Why `value` cannot be setting `name` ("" when it can): the settings file's own rule, so a
+    command-line flag and the file accept the same values."""
+    return _check({item.name: item for item in user_fields()}[name], value)
 
 
 def _check(item: Any, value: Any) -> str:

@@ -86,7 +86,7 @@ def build_completer(
     """The pipeline over `backend`, with retrieval when an index is given and enabled."""
     retriever = None
     if index is not None and settings.retrieval and settings.retrieval_tokens > 0:
-        from ghostwright.server.indexing import retriever_for
+        from ghostwright.server.indexing.workspace import retriever_for
 
         retriever = retriever_for(index, backend, settings, time_budget_s=retrieval_budget_s)
     return Completer(backend, completion_options(settings), retriever)

@@ -104,7 +104,7 @@ def add_distill_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_distill(args: argparse.Namespace, settings: Settings) -> int:
     quiet_libraries()
-    from ghostwright.server.adapters import teacher_record
+    from ghostwright.server.installs.records import teacher_record
     from ghostwright.training.publish import publish_student
     from ghostwright.training.recipes import distill
 

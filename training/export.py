@@ -35,7 +35,7 @@ from safetensors import safe_open
 
 from ghostwright.indexer.atomic import atomic_path
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.pipeline.prompts import PromptFormat
+from ghostwright.server.prompt_formats import PromptFormat
 from ghostwright.training.embeddings import EMBEDDING_QUANTIZATIONS
 
 if TYPE_CHECKING:

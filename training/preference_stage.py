@@ -25,7 +25,7 @@ PAIRS_FILE = "pairs.jsonl"
 
 
 def run_dpo_stage(args: argparse.Namespace, settings: Settings) -> int:
-    from ghostwright.server.adapters import ADAPTERS_DIR
+    from ghostwright.server.installs.records import ADAPTERS_DIR
     from ghostwright.training.data.build import DataOptions
     from ghostwright.training.data.samples import window_for
     from ghostwright.training.publish import Target, publish
@@ -80,7 +80,7 @@ def run_dpo_stage(args: argparse.Namespace, settings: Settings) -> int:
 def repository_stage_b(root: Path) -> dict | None:
     """The repository's own Stage B adapter record: the installed one, or the teacher of an
     installed student (never the user-wide Stage A adapter)."""
-    from ghostwright.server.adapters import ADAPTERS_DIR, current_adapter, is_student
+    from ghostwright.server.installs.records import ADAPTERS_DIR, current_adapter, is_student
 
     record = current_adapter(root / ADAPTERS_DIR)
     if is_student(record):
@@ -117,7 +117,7 @@ def _pairs(
 ) -> list[dict[str, str]]:
     """The run's rendered pairs: read back on resume, else built and written once."""
     from ghostwright.server.engine import open_completer
-    from ghostwright.server.feedback import FeedbackLog, feedback_path
+    from ghostwright.server.feedback.log import FeedbackLog, feedback_path
     from ghostwright.training.data.preferences import (
         hole_preferences,
         log_preferences,

@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ghostwright.server.adapters import with_installed_adapter
 from ghostwright.server.config import Settings
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.installs.records import with_installed_adapter
 from ghostwright.training.data.build import DataOptions
 from ghostwright.training.progress import TrainProgress
 
@@ -46,10 +46,10 @@ def publish(
 ) -> dict:
     """Export, check, gate and install; returns what happened (installed or why not). The gate
     compares with `before` (default: what is installed now)."""
+    from ghostwright.server.installs.write import Candidate, install
     from ghostwright.server.models import is_gguf_spec, resolve_model
-    from ghostwright.server.pipeline.prompts import select_format
+    from ghostwright.server.prompt_formats import select_format
     from ghostwright.training.export import export_lora_gguf, write_modelfile
-    from ghostwright.training.install import Candidate, install
     from ghostwright.training.verify import check_adapter
 
     config = recipe.config
@@ -117,13 +117,13 @@ def publish_student(
     blocks. Context student: served with its shorter window and retrieval off, against the
     teacher as the editor serves it (snippets from an index of the repository without its
     held-out files). Sequence and family students: another (smaller) model."""
-    from ghostwright.server.models import resolve_model
-    from ghostwright.training.install import (
+    from ghostwright.server.installs.write import (
         Candidate,
         install_student,
         retained_of,
         speedup_of,
     )
+    from ghostwright.server.models import resolve_model
 
     config = recipe.config
     run_dir = Path(config["output_dir"])

@@ -86,7 +86,7 @@ def save_config(config: dict[str, Any], run_dir: Path) -> None:
 
 def target_of(args: argparse.Namespace, config: dict[str, Any], home: Path) -> Target:
     """The corpus the stage learns from and where its adapter is installed."""
-    from ghostwright.server.adapters import ADAPTERS_DIR, user_adapters_dir
+    from ghostwright.server.installs.records import ADAPTERS_DIR, user_adapters_dir
     from ghostwright.training.data.build import DataOptions
     from ghostwright.training.data.samples import window_for
     from ghostwright.training.publish import Target
@@ -107,7 +107,7 @@ def target_of(args: argparse.Namespace, config: dict[str, Any], home: Path) -> T
 
 def start_from_stage_a(config: dict[str, Any]) -> None:
     """Stage B continues the installed Stage A adapter and replays Stage A samples."""
-    from ghostwright.server.adapters import current_adapter, user_adapters_dir
+    from ghostwright.server.installs.records import current_adapter, user_adapters_dir
 
     start = str(config.get("init_adapter") or "")
     if start == "none":  # asked for a fresh LoRA
@@ -149,7 +149,7 @@ def family_roles(
     """The family student trains `student_model` (the general stage's installed student, when
     the repository stage finds one) and learns from `model` with its installed GGUF adapter
     (only an adapter of that very model; llama.cpp applies it). Returns the teacher's record."""
-    from ghostwright.server.adapters import is_student, model_file, user_adapters_dir
+    from ghostwright.server.installs.records import is_student, model_file, user_adapters_dir
 
     saved = run_dir / "train-config.json"
     if args.resume and saved.is_file():  # a resumed run keeps its roles
@@ -184,7 +184,7 @@ FAMILY_STUDENTS = {"qwen2.5-coder-1.5b": "qwen2.5-coder-0.5b"}
 
 def current_general_student(adapters_dir: Path) -> dict | None:
     """The installed general-stage family student, if that is what is installed user-wide."""
-    from ghostwright.server.adapters import current_adapter
+    from ghostwright.server.installs.records import current_adapter
 
     record = current_adapter(adapters_dir)
     return record if record and record.get("distilled") == "family" else None
@@ -210,7 +210,7 @@ def sequence_dataset(
 
 def teacher_settings(target: Target, settings: Settings, config: dict[str, Any]) -> Settings:
     """The model the server runs now with the installed adapter (the distillation's teacher)."""
-    from ghostwright.server.adapters import teacher_record
+    from ghostwright.server.installs.records import teacher_record
 
     teacher = teacher_record(target.repository)
     served = replace(settings, model=config["model"], adapter="")
@@ -258,8 +258,8 @@ def training_base(settings: Settings, home: Path, stage: str) -> str:
     """The model a run trains on: the one the user named, else the one served. `auto` is pinned
     to a tier here, since an adapter fits only the model it was trained on and auto may pick
     another one later (an installed adapter keeps auto on its own base)."""
-    from ghostwright.server.adapters import UNCHOSEN_MODELS, installed_adapter
     from ghostwright.server.auto_model import choose_model
+    from ghostwright.server.installs.records import UNCHOSEN_MODELS, installed_adapter
     from ghostwright.server.models import AUTO_MODEL
 
     if settings.model.strip() not in UNCHOSEN_MODELS:
@@ -284,7 +284,7 @@ def training_format(model: str) -> Any:
     from ghostwright.indexer.llama_native import load_quietly
     from ghostwright.server.backends.llama_loading import LlamaVocabulary
     from ghostwright.server.models import is_gguf_spec, resolve_model
-    from ghostwright.server.pipeline.prompts import TRAINED_FIM, detect_format, select_format
+    from ghostwright.server.prompt_formats import TRAINED_FIM, detect_format, select_format
 
     if not is_gguf_spec(model):
         return select_format(TRAINED_FIM, None)  # an HF folder: no GGUF vocabulary to read

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ghostwright.server.pipeline.prompts import PromptFormat
+from ghostwright.server.prompt_formats import PromptFormat
 
 # Called with the text generated so far; True ends generation (post-processing has its answer).
 StopCheck = Callable[[str], bool]

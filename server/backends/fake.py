@@ -13,7 +13,7 @@ from ghostwright.server.backends.base import (
     NewestWins,
     StopCheck,
 )
-from ghostwright.server.pipeline.prompts import PREFIX_ONLY_FORMAT, PromptFormat
+from ghostwright.server.prompt_formats import PREFIX_ONLY_FORMAT, PromptFormat
 
 
 class FakeBackend:

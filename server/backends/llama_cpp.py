@@ -37,7 +37,7 @@ from ghostwright.server.backends.greedy import decode_greedy
 from ghostwright.server.backends.hardware import resolve_threads
 from ghostwright.server.backends.llama_loading import LlamaOptions
 from ghostwright.server.gguf_files import check_gguf_file, model_display_name
-from ghostwright.server.pipeline.prompts import PromptFormat, select_format
+from ghostwright.server.prompt_formats import PromptFormat, select_format
 
 logger = logging.getLogger(__name__)
 

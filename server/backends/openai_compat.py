@@ -23,7 +23,7 @@ from ghostwright.server.backends.base import (
     StopCheck,
 )
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.pipeline.prompts import select_format
+from ghostwright.server.prompt_formats import select_format
 
 logger = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from ghostwright.server.adapters import installed_adapter, is_student
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.features.indexing import index_status
 from ghostwright.server.features.progress import work_done
+from ghostwright.server.indexing.lsp import index_status
+from ghostwright.server.installs.records import installed_adapter, is_student
 
 if TYPE_CHECKING:
     from ghostwright.server.app import GhostwrightServer

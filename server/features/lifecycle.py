@@ -9,9 +9,10 @@ from lsprotocol import types
 
 from ghostwright.server.config import client_settings
 from ghostwright.server.features.commands import load_model
-from ghostwright.server.features.indexing import close_index, start_index
-from ghostwright.server.features.install_watch import watch_installs
 from ghostwright.server.features.training import stop_training
+from ghostwright.server.indexing.lsp import close_index, start_index
+from ghostwright.server.installs.lsp import watch_installs
+from ghostwright.server.shutdown import stop_all
 
 if TYPE_CHECKING:
     from ghostwright.server.app import GhostwrightServer
@@ -43,6 +44,10 @@ def register(server: GhostwrightServer) -> None:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: GhostwrightServer, *args: object) -> None:
-        stop_training(ls)
-        close_index(ls)
-        ls.engine.close()
+        stop_all(
+            [
+                ("training job", lambda: stop_training(ls)),
+                ("index", lambda: close_index(ls)),
+                ("model", ls.engine.close),
+            ]
+        )

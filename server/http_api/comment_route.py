@@ -11,9 +11,10 @@ from typing import Any
 
 from ghostwright.indexer.files import language_for
 from ghostwright.server.body_writer import write_body
+from ghostwright.server.comment_syntax import LINE_COMMENT
 from ghostwright.server.engine import Engine
 from ghostwright.server.http_api.fields import BadRequest, field
-from ghostwright.server.pipeline.comment_to_code import LINE_COMMENT, find_site
+from ghostwright.server.pipeline.comment_to_code import find_site
 
 
 async def comment_to_code(engine: Engine, body: dict[str, Any], client: str) -> dict[str, Any]:

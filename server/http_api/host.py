@@ -6,13 +6,14 @@ import asyncio
 import logging
 from pathlib import Path
 
-from ghostwright.server.adapters import with_installed_adapter
 from ghostwright.server.backends import create_backend
 from ghostwright.server.config import Settings
 from ghostwright.server.engine import BackendFactory, Engine
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.indexing import LiveIndex, attach_live_index, detach_live_index
-from ghostwright.server.installs import watch_records
+from ghostwright.server.indexing.workspace import LiveIndex, attach_live_index, detach_live_index
+from ghostwright.server.installs.records import with_installed_adapter
+from ghostwright.server.installs.watch import watch_records
+from ghostwright.server.shutdown import stop_all
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,7 @@ class Host:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._close_index()
-        self.engine.close()
+        stop_all([("index", self._close_index), ("model", self.engine.close)])
 
     async def _load(self, why: str) -> None:
         logger.info("%s the model (%s)", why, self.engine.settings.model)

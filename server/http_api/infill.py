@@ -21,7 +21,7 @@ from ghostwright.server.http_api.fields import (
     stop_field,
 )
 from ghostwright.server.pipeline.complete import CompletionRequest
-from ghostwright.server.pipeline.prompts import ContextFile
+from ghostwright.server.prompt_formats import ContextFile
 
 MAX_PREDICT = 1024
 MAX_EXTRA_CHUNKS = 64

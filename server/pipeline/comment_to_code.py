@@ -16,18 +16,9 @@ import re
 import textwrap
 from dataclasses import dataclass
 
+from ghostwright.server.comment_syntax import LINE_COMMENT
 from ghostwright.server.pipeline.complete import CompletionRequest
 
-LINE_COMMENT = {
-    "python": ("#",),
-    "javascript": ("//",),
-    "typescript": ("//",),
-    "go": ("//",),
-    "rust": ("///", "//!", "//"),
-    "java": ("//",),
-    "c": ("//",),
-    "cpp": ("//",),
-}
 STUB = re.compile(
     r"""^\s*(pass|\.\.\.|raise\s+NotImplementedError(\(.*\))?|todo!\(.*\)|unimplemented!\(.*\)
     |panic\(\s*"(?i:todo)[^"]*"\s*\);?|throw\s+new\s+UnsupportedOperationException\(.*\);?

@@ -17,9 +17,9 @@ from ghostwright.server.backends.base import Backend, CancelCheck, GenerationPar
 from ghostwright.server.backends.calibration import MIN_COLD_WINDOW, budgets, suffix_cap
 from ghostwright.server.pipeline.context import Budget, Window, build_window
 from ghostwright.server.pipeline.postprocess import Hole, open_brackets, reads_as_whole, trim
-from ghostwright.server.pipeline.prompts import ContextFile
 from ghostwright.server.pipeline.snippets import fit_snippets
 from ghostwright.server.pipeline.typed_ahead import LastSuggestion, remainder, split_at
+from ghostwright.server.prompt_formats import ContextFile
 
 if TYPE_CHECKING:
     from ghostwright.server.pipeline.retrieval import Retriever

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ghostwright.indexer.chunker import Chunk
+from ghostwright.indexer.files import repository_path
 from ghostwright.indexer.service import IndexService
 from ghostwright.server.pipeline.context import Window
-from ghostwright.server.pipeline.prompts import ContextFile, PromptFormat
 from ghostwright.server.pipeline.snippets import fit_snippets
+from ghostwright.server.prompt_formats import ContextFile, PromptFormat
 
 logger = logging.getLogger(__name__)
 
@@ -133,10 +134,8 @@ class Retriever:
     def _relative(self, path: str) -> str:
         if not path:
             return ""
-        try:
-            return Path(path).resolve().relative_to(self.index.root).as_posix()
-        except ValueError:
-            return Path(path).as_posix()
+        # A file outside the repository keeps its own path: its chunks are none of the index's.
+        return repository_path(self.index.root, path) or Path(path).as_posix()
 
 
 def retrieval_query(lines: list[str], line: int, query_lines: int = QUERY_LINES) -> str:

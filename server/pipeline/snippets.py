@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from ghostwright.server.pipeline.prompts import ContextFile, PromptFormat
+from ghostwright.server.prompt_formats import ContextFile, PromptFormat
 
 
 def fit_snippets(

@@ -35,9 +35,9 @@ from common import describe_machine, stats  # noqa: E402
 from latency import raw_generate  # noqa: E402
 from typing_replay import typing_requests  # noqa: E402
 
-from ghostwright.server.adapters import installed_adapter, is_student  # noqa: E402
 from ghostwright.server.config import Settings  # noqa: E402
 from ghostwright.server.errors import GhostwrightError  # noqa: E402
+from ghostwright.server.installs.records import installed_adapter, is_student  # noqa: E402
 
 TARGETS = {"speedup_min": 1.6, "retained_exact_match_min": 0.9}
 
@@ -130,7 +130,7 @@ def quality(
 
 def models(repo: Path) -> tuple[Settings, Settings, dict]:
     """(teacher settings, student settings as served, the installed student's record)."""
-    from ghostwright.server.adapters import with_installed_adapter
+    from ghostwright.server.installs.records import with_installed_adapter
     from ghostwright.server.models import resolve_model
 
     record = installed_adapter(repo)

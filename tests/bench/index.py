@@ -93,7 +93,7 @@ def full_build(repo: Path) -> dict:
 
 def incremental(repo: Path) -> dict:
     """Append a function to a file, save, and time until lexical search finds it (watcher path)."""
-    from ghostwright.server.indexing import LiveIndex
+    from ghostwright.server.indexing.workspace import LiveIndex
 
     embedder = open_embedder()
     live = LiveIndex(IndexService(repo, embedder))

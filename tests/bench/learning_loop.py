@@ -43,7 +43,7 @@ from git_replay import Edit, added_lines, commits, simulated_outcome  # noqa: E4
 
 from ghostwright.indexer.files import iter_source_files, language_for  # noqa: E402
 from ghostwright.server.config import Settings  # noqa: E402
-from ghostwright.server.feedback import FeedbackLog, feedback_path, shown_at  # noqa: E402
+from ghostwright.server.feedback.log import FeedbackLog, feedback_path, shown_at  # noqa: E402
 from ghostwright.training.evaluate.repo_holes import split_files  # noqa: E402
 from ghostwright.training.preference_stage import repository_stage_b  # noqa: E402
 

@@ -12,7 +12,7 @@ import time
 from ghostwright.server.app import serve
 from ghostwright.server.backends.fake import FakeBackend
 from ghostwright.server.config import Settings
-from ghostwright.server.features import feedback
+from ghostwright.server.feedback import lsp as feedback
 
 
 def answer(prompt: str) -> str:

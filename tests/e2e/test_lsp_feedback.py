@@ -13,7 +13,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from ghostwright.server.feedback import FeedbackLog, feedback_path
+from ghostwright.server.feedback.log import FeedbackLog, feedback_path
 from tests.e2e.test_lsp_fake import inline, open_doc, open_workspace
 
 SERVER = [sys.executable, str(Path(__file__).with_name("fake_server.py"))]

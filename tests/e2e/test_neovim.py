@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ghostwright.server.feedback import FeedbackLog, feedback_path
+from ghostwright.server.feedback.log import FeedbackLog, feedback_path
 
 HERE = Path(__file__).parent
 PLUGIN = HERE.parents[1] / "editors" / "nvim"

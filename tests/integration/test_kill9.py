@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from ghostwright.indexer.database import META_FILE
-from ghostwright.server.adapters import CURRENT, current_adapter
 from ghostwright.server.config import Settings
-from ghostwright.server.indexing import open_index
+from ghostwright.server.indexing.workspace import open_index
+from ghostwright.server.installs.records import CURRENT, current_adapter
 
 pytestmark = pytest.mark.model
 INDEX = [sys.executable, "-m", "ghostwright.server", "index", "--json", "--threads", "1"]
@@ -92,7 +92,7 @@ def test_kill9_during_a_full_build_and_an_incremental_one(tmp_path: Path):
 INSTALL = """
 import shutil, sys, time
 from pathlib import Path
-from ghostwright.training.install import Candidate, install
+from ghostwright.server.installs.write import Candidate, install
 
 
 def copy_then_stall(source, target):
@@ -113,7 +113,7 @@ install(Candidate(Path(sys.argv[1]), "ghostwright-fim", "default", check, {"exac
 
 
 def test_kill9_during_an_adapter_install_leaves_the_previous_one_current(tmp_path: Path):
-    from ghostwright.training.install import Candidate, install
+    from ghostwright.server.installs.write import Candidate, install
 
     adapters = tmp_path / "adapters"
     small = tmp_path / "old.gguf"

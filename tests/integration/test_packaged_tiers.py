@@ -6,7 +6,7 @@ import pytest
 
 from ghostwright.server.backends.llama_cpp import LlamaCppBackend, LlamaOptions
 from ghostwright.server.pipeline.complete import Completer, CompletionOptions, CompletionRequest
-from ghostwright.server.pipeline.prompts import ContextFile
+from ghostwright.server.prompt_formats import ContextFile
 
 pytestmark = pytest.mark.model
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from ghostwright.server.feedback import FeedbackLog, feedback_path, shown_at
-from ghostwright.server.pipeline.prompts import TRAINED_FIM, select_format
+from ghostwright.server.feedback.log import FeedbackLog, feedback_path, shown_at
+from ghostwright.server.prompt_formats import TRAINED_FIM, select_format
 from ghostwright.training.data.build import build_dataset
 from ghostwright.training.data.preferences import (
     hole_preferences,

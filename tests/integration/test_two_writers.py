@@ -14,7 +14,7 @@ import pytest
 from ghostwright.indexer.database import FAISS_FILE, META_FILE
 from ghostwright.indexer.vectors import VectorIndex
 from ghostwright.server.config import Settings
-from ghostwright.server.indexing import open_index
+from ghostwright.server.indexing.workspace import open_index
 
 pytestmark = pytest.mark.model
 INDEX = [sys.executable, "-m", "ghostwright.server", "index"]

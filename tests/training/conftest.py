@@ -27,7 +27,7 @@ def perimeter(width, height):
 @pytest.fixture(scope="session")
 def dataset(tmp_path_factory) -> Path:
     """A ghostwright-fim training dataset from eight small files, for the recipe tests."""
-    from ghostwright.server.pipeline.prompts import TRAINED_FIM, select_format
+    from ghostwright.server.prompt_formats import TRAINED_FIM, select_format
     from ghostwright.training.data.build import DataOptions, build_dataset
 
     repo = tmp_path_factory.mktemp("repo")

@@ -13,8 +13,8 @@ import pytest
 
 from ghostwright.indexer.embedder import default_embedder_dir
 from ghostwright.server.config import Settings
-from ghostwright.server.embedders import installed_embedder
-from ghostwright.server.indexing import close_index, open_index
+from ghostwright.server.indexing.workspace import close_index, open_index
+from ghostwright.server.installs.embedders import installed_embedder
 from ghostwright.training.embedder.contrastive import ContrastiveOptions, Encoder, train
 from ghostwright.training.embedder.pairs import mine_pairs
 from ghostwright.training.embedder.run import EmbedderRun, train_embedder

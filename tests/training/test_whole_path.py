@@ -42,16 +42,16 @@ TOY = [
 
 
 def test_toy_fine_tune_end_to_end(tmp_path: Path, default_model_path: Path):
-    from ghostwright.server.adapters import with_installed_adapter
     from ghostwright.server.config import Settings
     from ghostwright.server.engine import open_completer
+    from ghostwright.server.installs.records import with_installed_adapter
+    from ghostwright.server.installs.write import Candidate, install
     from ghostwright.server.pipeline.complete import CompletionRequest
-    from ghostwright.server.pipeline.prompts import TRAINED_FIM, select_format
+    from ghostwright.server.prompt_formats import TRAINED_FIM, select_format
     from ghostwright.training import checkpoints, loop
     from ghostwright.training.config import load_config
     from ghostwright.training.data.build import DataOptions, build_dataset
     from ghostwright.training.export import export_lora_gguf
-    from ghostwright.training.install import Candidate, install
     from ghostwright.training.recipes import lora_finetune
     from ghostwright.training.verify import check_adapter
 
@@ -147,7 +147,7 @@ def test_dpo_stage_after_stage_b_from_the_feedback_log_and_holes(tmp_path: Path)
     the installed Stage B adapter, export, check, gate against Stage B, install."""
     import json
 
-    from ghostwright.server.feedback import FeedbackLog, feedback_path, shown_at
+    from ghostwright.server.feedback.log import FeedbackLog, feedback_path, shown_at
 
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -195,9 +195,9 @@ def test_distill_command_prunes_checks_gates_and_installs_the_student(tmp_path: 
     against the teacher, installed as the served model, loaded and asked for a completion."""
     import json
 
-    from ghostwright.server.adapters import with_installed_adapter
     from ghostwright.server.config import Settings
     from ghostwright.server.engine import open_completer
+    from ghostwright.server.installs.records import with_installed_adapter
     from ghostwright.server.pipeline.complete import CompletionRequest
 
     repo = tmp_path / "repo"
@@ -247,8 +247,8 @@ def test_context_distillation_from_a_fine_tuned_teacher(tmp_path: Path):
     be served with its short window and retrieval off."""
     import json
 
-    from ghostwright.server.adapters import with_installed_adapter
     from ghostwright.server.config import Settings
+    from ghostwright.server.installs.records import with_installed_adapter
 
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -344,8 +344,8 @@ def test_sequence_distillation_into_a_model_with_another_vocabulary(
     GGUF, checked, gated against the teacher and installed as the served model."""
     import json
 
-    from ghostwright.server.adapters import with_installed_adapter
     from ghostwright.server.config import Settings
+    from ghostwright.server.installs.records import with_installed_adapter
 
     student_model = smollm2_model_path
     repo = tmp_path / "repo"

@@ -174,7 +174,7 @@ def test_when_nothing_fits_auto_takes_the_fastest_and_says_so(calibrated_tiers):
 
 def installed_family_student(repo: Path, retained: float) -> Path:
     """A student of the 1.5B installed in `repo` that kept `retained` of its exact match."""
-    from ghostwright.training.install import Candidate, install_student
+    from ghostwright.server.installs.write import Candidate, install_student
 
     model = repo / "student.gguf"
     model.parent.mkdir(parents=True)
@@ -191,7 +191,7 @@ def installed_family_student(repo: Path, retained: float) -> Path:
 
 
 def test_auto_weighs_an_installed_student_as_one_more_tier(calibrated_tiers, tmp_path):
-    from ghostwright.server.adapters import with_installed_adapter
+    from ghostwright.server.installs.records import with_installed_adapter
 
     _, machine = calibrated_tiers
     repo = tmp_path / "repo"
@@ -221,7 +221,7 @@ def test_auto_weighs_an_installed_student_as_one_more_tier(calibrated_tiers, tmp
 def test_a_student_that_kept_little_ranks_below_the_tier_it_was_made_from(
     calibrated_tiers, tmp_path
 ):
-    from ghostwright.server.adapters import with_installed_adapter
+    from ghostwright.server.installs.records import with_installed_adapter
 
     repo = tmp_path / "repo"
     installed_family_student(repo, retained=0.40)  # 0.40 x 0.853 = 0.341 < the 0.5B's 0.411

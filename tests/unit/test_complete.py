@@ -8,7 +8,7 @@ from ghostwright.server.backends.base import Generation
 from ghostwright.server.backends.calibration import Speed
 from ghostwright.server.backends.fake import FakeBackend
 from ghostwright.server.pipeline.complete import Completer, CompletionOptions, CompletionRequest
-from ghostwright.server.pipeline.prompts import PromptFormat
+from ghostwright.server.prompt_formats import PromptFormat
 
 QWEN = PromptFormat("qwen2.5-coder", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
 TEXT = "def area(w, h):\n    return \n\nprint(area(2, 3))\n"

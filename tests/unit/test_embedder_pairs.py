@@ -12,7 +12,7 @@ import torch
 
 from ghostwright.indexer.files import iter_source_files
 from ghostwright.server.config import Settings
-from ghostwright.server.embedders import EMBEDDERS_DIR, with_installed_embedder
+from ghostwright.server.installs.embedders import EMBEDDERS_DIR, with_installed_embedder
 from ghostwright.training.embedder.contrastive import batches, info_nce
 from ghostwright.training.embedder.measure import ranks, summarise
 from ghostwright.training.embedder.pairs import Pair, mine_pairs

@@ -10,7 +10,7 @@ import pytest
 
 from ghostwright.server.cli import main
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.feedback import (
+from ghostwright.server.feedback.log import (
     FeedbackLog,
     Shown,
     feedback_path,
@@ -137,7 +137,7 @@ TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0kLmN0pQrStUvWxYz"  # split: no scanner tri
 
 
 def test_the_log_never_stores_a_secret_and_redacts_an_older_log_on_reading(log):
-    from ghostwright.server.feedback import CONTEXT_CHARS, shown_at
+    from ghostwright.server.feedback.log import CONTEXT_CHARS, shown_at
 
     # A key straddling the window's edge is redacted whole, not cut into an unknown fragment.
     text = "x = 1\n" * 10 + f'KEY = "{TOKEN}"\n' + "y = 2\n" * ((CONTEXT_CHARS - 20) // 6) + "z = "

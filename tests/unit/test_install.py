@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ghostwright.server.adapters import CURRENT, current_adapter
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.training.install import Candidate, install
+from ghostwright.server.installs.records import CURRENT, current_adapter
+from ghostwright.server.installs.write import Candidate, install
 
 PASSED = {"passed": True, "kl_mean": 0.008, "top1_agreement": 0.977}
 
@@ -71,9 +71,9 @@ def test_no_or_dangling_current_adapter(tmp_path: Path):
 def test_a_pruned_student_that_keeps_enough_becomes_the_served_model(tmp_path: Path):
     from dataclasses import replace
 
-    from ghostwright.server.adapters import teacher_record, with_installed_adapter
     from ghostwright.server.config import Settings
-    from ghostwright.training.install import install_student
+    from ghostwright.server.installs.records import teacher_record, with_installed_adapter
+    from ghostwright.server.installs.write import install_student
 
     repo = tmp_path / "repo"
     adapters = repo / ".ghostwright" / "adapters"
@@ -106,9 +106,9 @@ def test_a_pruned_student_that_keeps_enough_becomes_the_served_model(tmp_path: P
 def test_a_context_student_is_served_with_its_window_unless_the_user_chose_one(tmp_path: Path):
     from dataclasses import replace
 
-    from ghostwright.server.adapters import with_installed_adapter
     from ghostwright.server.config import Settings
-    from ghostwright.training.install import install_student
+    from ghostwright.server.installs.records import with_installed_adapter
+    from ghostwright.server.installs.write import install_student
 
     repo = tmp_path / "repo"
     adapters = repo / ".ghostwright" / "adapters"
@@ -126,8 +126,8 @@ def test_a_context_student_is_served_with_its_window_unless_the_user_chose_one(t
 def test_under_auto_an_installed_adapter_brings_the_model_it_was_trained_on(tmp_path: Path):
     from dataclasses import replace
 
-    from ghostwright.server.adapters import with_installed_adapter
     from ghostwright.server.config import Settings
+    from ghostwright.server.installs.records import with_installed_adapter
 
     repo = tmp_path / "repo"
     trained = replace(candidate(tmp_path, "a.gguf", 0.15, 0.20), base_model="default")

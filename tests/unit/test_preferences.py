@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.pipeline.prompts import TRAINED_FIM, select_format
+from ghostwright.server.prompt_formats import TRAINED_FIM, select_format
 from ghostwright.training.data.preferences import Preference, log_preferences, render_preference
 from ghostwright.training.preference_stage import dpo_options
 

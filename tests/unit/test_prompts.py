@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ghostwright.server.pipeline.prompts import (
+from ghostwright.server.prompt_formats import (
     PREFIX_ONLY,
     ContextFile,
     detect_format,

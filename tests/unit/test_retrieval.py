@@ -11,8 +11,8 @@ from ghostwright.indexer.service import IndexService
 from ghostwright.server.backends.fake import FakeBackend
 from ghostwright.server.pipeline.complete import Completer, CompletionRequest
 from ghostwright.server.pipeline.context import Budget, build_window
-from ghostwright.server.pipeline.prompts import PREFIX_ONLY_FORMAT
 from ghostwright.server.pipeline.retrieval import RetrievalOptions, Retriever, imported_names
+from ghostwright.server.prompt_formats import PREFIX_ONLY_FORMAT
 
 HELPERS = "def scale_price(amount, factor):\n    return round(amount * factor, 2)\n"
 OTHER = "def unrelated_thing():\n    return 'elsewhere'\n"
@@ -114,6 +114,6 @@ def test_the_completer_puts_snippets_before_the_code(index: IndexService):
 
 
 def _item(text: str):
-    from ghostwright.server.pipeline.prompts import ContextFile
+    from ghostwright.server.prompt_formats import ContextFile
 
     return ContextFile("helpers.py", text)

@@ -87,6 +87,28 @@ def test_no_import_cycles():
     assert cycles(import_graph()) == []
 
 
+# (importer, imported): the layers. The indexer knows nothing of the server or training; the
+# server never imports training (its CLI names training commands by module path only); a
+# backend only generates, so it knows nothing of the completion pipeline.
+FORBIDDEN = [
+    ("ghostwright.indexer", "ghostwright.server"),
+    ("ghostwright.indexer", "ghostwright.training"),
+    ("ghostwright.server", "ghostwright.training"),
+    ("ghostwright.server.backends", "ghostwright.server.pipeline"),
+]
+
+
+def test_layers_import_only_downwards():
+    crossing = [
+        (module, target)
+        for module, targets in import_graph().items()
+        for target in targets
+        for importer, imported in FORBIDDEN
+        if module.startswith(importer) and target.startswith(imported)
+    ]
+    assert crossing == []
+
+
 def test_the_cycle_finder_finds_one():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
@@ -134,3 +156,18 @@ def test_a_training_command_reads_only_its_own_module():
         "ghostwright.training.cli",
         "ghostwright.training.run_setup",
     ]
+
+
+def test_one_rule_for_repository_relative_paths(tmp_path: Path):
+    from ghostwright.indexer.files import repository_path
+
+    root = (tmp_path / "repo").resolve()
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "a.py").write_text("x = 1\n")
+    (tmp_path / "outside.py").write_text("y = 2\n")
+    (root / "link.py").symlink_to(tmp_path / "outside.py")
+    assert repository_path(root, str(root / "pkg" / "a.py")) == "pkg/a.py"
+    assert repository_path(root, "pkg/a.py") == "pkg/a.py"  # already relative
+    assert repository_path(root, str(root / "gone.py")) == "gone.py"  # deleted: as given
+    assert repository_path(root, str(tmp_path / "outside.py")) is None
+    assert repository_path(root, str(root / "link.py")) == "link.py"  # the link, not its target

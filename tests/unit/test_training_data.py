@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.pipeline.prompts import (
+from ghostwright.server.prompt_formats import (
     PREFIX_ONLY_FORMAT,
     TRAINED_FIM,
     PromptFormat,

@@ -10,7 +10,7 @@ import pytest
 
 from ghostwright.server.cli import main
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.feedback import FeedbackLog, Shown, feedback_path
+from ghostwright.server.feedback.log import FeedbackLog, Shown, feedback_path
 from ghostwright.server.trigger import (
     FEATURES,
     Trigger,

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.pipeline.prompts import TRAINED_FIM, select_format
+from ghostwright.server.prompt_formats import TRAINED_FIM, select_format
 from ghostwright.training.data.build import DataOptions, build_dataset
 
 

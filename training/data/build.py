@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ghostwright.indexer.files import SourceFile
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.pipeline.prompts import PromptFormat
+from ghostwright.server.prompt_formats import PromptFormat
 from ghostwright.training.data.reader import training_files, training_text
 from ghostwright.training.data.samples import (
     PREFIX_CHARS,

@@ -1,6 +1,6 @@
 """Preference pairs for the DPO stage: what the user kept over what the model offered.
 
-From the feedback log (`server/feedback.py`):
+From the feedback log (`server/feedback/log.py`):
 
 - `accepted-vs-dismissed`: two suggestions at the same place (same file, same code around the
   cursor), one accepted (the part accepted), one dismissed;
@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ghostwright.server.pipeline.prompts import PromptFormat
+from ghostwright.server.prompt_formats import PromptFormat
 from ghostwright.training.data.reader import training_files, training_text
 from ghostwright.training.data.samples import render
 from ghostwright.training.evaluate.data import EvalCase

@@ -19,7 +19,7 @@ from ghostwright.indexer.files import SourceFile, iter_source_files
 from ghostwright.indexer.secrets import scrub
 from ghostwright.server.config import parse_settings, workspace_settings
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.indexing import file_rules
+from ghostwright.server.indexing.workspace import file_rules
 from ghostwright.server.sources import read_source
 
 

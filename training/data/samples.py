@@ -17,8 +17,8 @@ import random
 from dataclasses import dataclass, replace
 
 from ghostwright.indexer.chunker import parser_for
-from ghostwright.server.pipeline.comment_to_code import LINE_COMMENT
-from ghostwright.server.pipeline.prompts import PromptFormat
+from ghostwright.server.comment_syntax import LINE_COMMENT
+from ghostwright.server.prompt_formats import PromptFormat
 from ghostwright.training.evaluate.repo_holes import docstring_bodies, is_word_end
 
 # Code shown around a hole by default: about 300 + 100 tokens, so prompt and completion fit the

@@ -32,7 +32,7 @@ from ghostwright.indexer.files import SourceFile
 from ghostwright.server.config import Settings
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.pipeline.complete import Completer, CompletionRequest
-from ghostwright.server.pipeline.prompts import PromptFormat
+from ghostwright.server.prompt_formats import PromptFormat
 from ghostwright.training.data.build import DataOptions, write_dataset
 from ghostwright.training.data.reader import training_files, training_text
 from ghostwright.training.data.samples import render

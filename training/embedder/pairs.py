@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ghostwright.indexer.chunker import Chunk, chunk_file
+from ghostwright.server.comment_syntax import COMMENT_STARTS
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.pipeline.retrieval import retrieval_query
 from ghostwright.training.data.reader import training_files, training_text
-from ghostwright.training.evaluate.repo_holes import COMMENT_STARTS, MIN_NAME, split_files
+from ghostwright.training.evaluate.repo_holes import MIN_NAME, split_files
 
 KINDS = ("doc", "call")
 MIN_DOC_WORDS = 4

@@ -2,8 +2,8 @@
 
 Both measurements use the GGUF embedders through llama.cpp, the way the index runs them, on the
 held-out pairs: the packaged all-MiniLM-L6-v2 before, the exported fine-tune after. The
-fine-tune is installed (`server/embedders.py`) only when its held-out MRR beats the packaged
-model's, and only after its llama.cpp vectors matched the torch model's.
+fine-tune is installed (`server/installs/`) only when its held-out MRR beats the packaged model's,
+and only after its llama.cpp vectors matched the torch model's.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,8 +23,9 @@ from ghostwright.indexer.embedder import (
     default_embedder_gguf,
 )
 from ghostwright.indexer.errors import IndexerError
-from ghostwright.server.embedders import CURRENT, EMBEDDERS_DIR
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.installs.embedders import EMBEDDERS_DIR
+from ghostwright.server.installs.write import install_file
 from ghostwright.training.embedder.contrastive import ContrastiveOptions, Encoder, train
 from ghostwright.training.embedder.measure import retrieval_scores
 from ghostwright.training.embedder.pairs import MinedPairs, mine_pairs
@@ -140,25 +140,13 @@ def _check_texts(encoder: Encoder, mined: MinedPairs) -> list[str]:
 
 
 def install_embedder(gguf: Path, report: dict, root: Path) -> Path:
-    """Copy the GGUF into `.ghostwright/embedders/` under a content-addressed name and point
-    `current.json` at it (atomically: the server never sees half of either)."""
-    folder = root / EMBEDDERS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
+    """Install the GGUF into `.ghostwright/embedders/` under a content-addressed name, with the
+    report's before/after figures in its record."""
     with gguf.open("rb") as handle:
         digest = hashlib.file_digest(handle, "sha256").hexdigest()[:12]
-    target = folder / f"{gguf.stem}-{digest}.gguf"
-    with atomic_path(target) as partial:
-        shutil.copyfile(gguf, partial)
-    record = {
-        "embedder": target.name,
-        "before": report["before"],
-        "after": report["after"],
-        "pairs": report["pairs"],
-        "installed": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    with atomic_path(folder / CURRENT) as partial:
-        partial.write_text(json.dumps(record, indent=2))
-    return target
+    fields = {key: report[key] for key in ("before", "after", "pairs")}
+    name = f"{gguf.stem}-{digest}.gguf"
+    return install_file(gguf, root / EMBEDDERS_DIR, name, "embedder", fields)
 
 
 def check_embedder_setting(setting: str) -> None:

@@ -151,8 +151,8 @@ def index_without(
 
     import platformdirs
 
-    from ghostwright.server.embedders import with_installed_embedder
-    from ghostwright.server.indexing import open_index
+    from ghostwright.server.indexing.workspace import open_index
+    from ghostwright.server.installs.embedders import with_installed_embedder
 
     settings = with_installed_embedder(settings, root)  # the cache is per embedder
     # Anchored ("/pkg/x.py"), so a held-out pkg/x.py does not also hide other/x.py.

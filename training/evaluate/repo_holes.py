@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ghostwright.indexer.files import SourceFile
+from ghostwright.server.comment_syntax import COMMENT_STARTS
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.training.data.reader import training_files, training_text
 from ghostwright.training.evaluate.data import EvalCase, is_trivial
 from ghostwright.training.evaluate.metrics import identifiers
 
 HELD_OUT_SHARE = 0.2
-COMMENT_STARTS = ("#", "//", "/*", "*", "--")
 STRATA = ("whole-line", "end-of-line", "span", "docstring-body", "cross-file")
 MIN_NAME = 4  # shorter names (i, df, run) are too common to prove a cross-file dependency
 DEFINITION = re.compile(

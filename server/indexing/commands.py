@@ -29,7 +29,7 @@ def add_index_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def run_index(args: argparse.Namespace, settings: Settings) -> int:
-    from ghostwright.server.indexing import close_index, open_index
+    from ghostwright.server.indexing.workspace import close_index, open_index
 
     root = (args.path or project_root(Path.cwd())).resolve()
     index = open_index(root, settings, threads=settings.threads)
@@ -53,7 +53,7 @@ def run_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_search(args: argparse.Namespace, settings: Settings) -> int:
-    from ghostwright.server.indexing import close_index, indexed_root, open_index
+    from ghostwright.server.indexing.workspace import close_index, indexed_root, open_index
 
     if args.k < 1:
         raise GhostwrightError("--k must be at least 1")

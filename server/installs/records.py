@@ -30,12 +30,18 @@ CURRENT = "current.json"
 def current_adapter(adapters_dir: Path) -> dict | None:
     """The installed adapter's (or student model's) record with `path` resolved, or None when
     there is none or its file is damaged (the model it would replace serves; one warning)."""
+    return current_record(adapters_dir, ("model", "adapter"))
+
+
+def current_record(folder: Path, keys: tuple[str, ...]) -> dict | None:
+    """`folder/current.json` (written by `write.install_file`) with `path`, the file its first
+    present key names, resolved; None when there is none or the file is damaged."""
     try:
-        record = json.loads((adapters_dir / CURRENT).read_text())
+        record = json.loads((folder / CURRENT).read_text())
     except (OSError, ValueError):
         return None
-    name = str(record.get("model") or record.get("adapter") or "")
-    path = adapters_dir / name
+    name = next((str(record[key]) for key in keys if record.get(key)), "")
+    path = folder / name
     if not name or not path.is_file():
         return None
     damage = _damage(path, record.get("bytes"))

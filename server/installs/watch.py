@@ -7,8 +7,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from ghostwright.server.adapters import record_stamp
-from ghostwright.server.embedders import embedder_stamp
+from ghostwright.server.installs.embedders import embedder_stamp
+from ghostwright.server.installs.records import record_stamp
 
 POLL_S = 2.0
 

@@ -4,33 +4,24 @@
 repository's index wherever the `embedder` setting is left at `default`; a user who named an
 embedder keeps it. Its id (name and content hash) differs from the packaged one's, so the index
 built by the old embedder is rebuilt, never searched with mismatched vectors. The server polls the
-record (`install_watch.py`) and reopens the index when it changes.
+record (`installs/lsp.py`) and reopens the index when it changes.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 from ghostwright.indexer.embedder import DEFAULT_EMBEDDER
 from ghostwright.server.config import Settings
+from ghostwright.server.installs.records import CURRENT, current_record
 
 EMBEDDERS_DIR = Path(".ghostwright") / "embedders"
-CURRENT = "current.json"
 
 
 def installed_embedder(root: Path | None) -> dict | None:
-    """The installed embedder's record with `path` resolved, or None."""
-    if root is None:
-        return None
-    folder = root / EMBEDDERS_DIR
-    try:
-        record = json.loads((folder / CURRENT).read_text())
-    except (OSError, ValueError):
-        return None
-    path = folder / str(record.get("embedder") or "")
-    return {**record, "path": str(path)} if record.get("embedder") and path.is_file() else None
+    """The installed embedder's record with `path` resolved, or None (none, or damaged)."""
+    return current_record(root / EMBEDDERS_DIR, ("embedder",)) if root is not None else None
 
 
 def with_installed_embedder(settings: Settings, root: Path | None) -> Settings:

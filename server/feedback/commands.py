@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ghostwright.server.config import project_root
 from ghostwright.server.errors import GhostwrightError
-from ghostwright.server.feedback import FeedbackLog, feedback_path
+from ghostwright.server.feedback.log import FeedbackLog, feedback_path
 
 
 def add_feedback_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:

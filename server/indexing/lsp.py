@@ -46,7 +46,7 @@ def register(server: GhostwrightServer) -> None:
 
 async def start_index(server: GhostwrightServer) -> None:
     """Open the workspace's index, attach it to completions, then bring it up to date."""
-    from ghostwright.server.indexing import attach_live_index
+    from ghostwright.server.indexing.workspace import attach_live_index
 
     root = server.workspace.root_path
     settings = server.effective_settings()
@@ -67,7 +67,7 @@ def index_status(server: GhostwrightServer) -> dict:
 
 
 def close_index(server: GhostwrightServer) -> None:
-    from ghostwright.server.indexing import detach_live_index
+    from ghostwright.server.indexing.workspace import detach_live_index
 
     detach_live_index(server.index, server.engine)
     server.index = None

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from ghostwright.server.adapters import installed_adapter, is_student
 from ghostwright.server.features.commands import is_served, load_model
-from ghostwright.server.features.indexing import close_index, start_index
-from ghostwright.server.installs import watch_records
+from ghostwright.server.indexing.lsp import close_index, start_index
+from ghostwright.server.installs.records import installed_adapter, is_student
+from ghostwright.server.installs.watch import watch_records
 
 if TYPE_CHECKING:
     from ghostwright.server.app import GhostwrightServer

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ghostwright.server.comment_syntax import line_comment
+
 AUTO = "auto"
 PREFIX_ONLY = "prefix-only"
 TRAINED_FIM = "ghostwright-fim"
@@ -118,12 +120,6 @@ class PromptFormat:
 def snippet_as_code(item: ContextFile, current_path: str) -> str:
     """`item` under a comment naming its file (in the syntax of the file being edited)."""
     return f"{line_comment(current_path)} file: {item.path}\n{item.text.rstrip()}\n\n"
-
-
-def line_comment(path: str) -> str:
-    """The line-comment marker of a file type (`#` where unknown: most scripting languages)."""
-    suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
-    return LINE_COMMENTS.get(suffix, "#")
 
 
 @dataclass(frozen=True)
@@ -240,15 +236,6 @@ FAMILIES: tuple[Family, ...] = (
 )
 
 PREFIX_ONLY_FORMAT = PromptFormat(name=PREFIX_ONLY)
-SLASH_COMMENT_SUFFIXES = (
-    "c h cc cpp cxx hpp hh java js mjs cjs jsx ts tsx go rs swift kt kts scala cs dart php"
-)
-LINE_COMMENTS = {
-    **{suffix: "//" for suffix in SLASH_COMMENT_SUFFIXES.split()},
-    **{suffix: "--" for suffix in ("lua", "sql", "hs", "elm")},
-    **{suffix: "%" for suffix in ("tex", "erl")},
-    **{suffix: ";" for suffix in ("clj", "lisp", "el", "scm")},
-}
 
 
 def format_names() -> list[str]:

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ghostwright.indexer.atomic import atomic_path
-from ghostwright.server.adapters import CURRENT
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.installs.records import CURRENT
 
 
 @dataclass(frozen=True)
@@ -89,17 +89,26 @@ def _check_passed(candidate: Candidate, what: str) -> None:
 
 
 def _install(candidate: Candidate, adapters_dir: Path, key: str, extra: dict) -> Path:
-    adapters_dir.mkdir(parents=True, exist_ok=True)
-    target = adapters_dir / candidate.adapter.name
-    _atomic_copy(candidate.adapter, target)
+    fields = {name: value for name, value in asdict(candidate).items() if name != "adapter"}
+    return install_file(candidate.adapter, adapters_dir, candidate.adapter.name, key,
+                        {**fields, **extra})  # fmt: skip
+
+
+def install_file(source: Path, folder: Path, name: str, key: str, fields: dict) -> Path:
+    """Copy `source` into `folder` as `name`, then point `folder/current.json` at it: both
+    atomically, so a reader sees the old install or the new one, never half of either. Every
+    install's record has one shape, `{key: name, **fields, bytes, installed}`; `bytes` lets a
+    reader refuse a damaged copy (`records.current_record`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    _atomic_copy(source, target)
     record = {
         key: target.name,
-        **{name: value for name, value in asdict(candidate).items() if name != "adapter"},
-        **extra,
-        "bytes": target.stat().st_size,  # a damaged copy is refused at start (server/adapters.py)
+        **fields,
+        "bytes": target.stat().st_size,
         "installed": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    _atomic_write(adapters_dir / CURRENT, json.dumps(record, indent=2, default=str))
+    _atomic_write(folder / CURRENT, json.dumps(record, indent=2, default=str))
     return target
 
 
@@ -124,7 +133,7 @@ def _atomic_copy(source: Path, target: Path) -> None:
         with atomic_path(target) as partial:
             shutil.copyfile(source, partial)
     except OSError as exc:  # a full disk must not leave a half-written adapter behind
-        raise GhostwrightError(f"cannot install the adapter into {target.parent}: {exc}") from exc
+        raise GhostwrightError(f"cannot install into {target.parent}: {exc}") from exc
 
 
 def _atomic_write(target: Path, text: str) -> None:

@@ -12,8 +12,8 @@ from ghostwright.indexer.errors import IndexerError
 from ghostwright.indexer.service import INDEX_DIR, FileRules, IndexService
 from ghostwright.server.backends.base import Backend
 from ghostwright.server.config import Settings
-from ghostwright.server.embedders import with_installed_embedder
 from ghostwright.server.errors import GhostwrightError
+from ghostwright.server.installs.embedders import with_installed_embedder
 from ghostwright.server.pipeline.retrieval import RetrievalOptions, Retriever
 
 if TYPE_CHECKING:

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from ghostwright.indexer.files import repository_path
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.server.features.documents import language_of, open_document
-from ghostwright.server.feedback import (
+from ghostwright.server.feedback.log import (
     OUTCOMES,
     FeedbackLog,
     feedback_path,
@@ -214,10 +215,7 @@ class FeedbackRecorder:
 
     def _relative(self, path: str) -> str:
         root = self.server.workspace_root()
-        try:
-            return os.path.relpath(path, root) if root else path
-        except ValueError:  # another drive on Windows
-            return path
+        return (repository_path(root, path) if root else None) or path
 
 
 def _through_line_end(text: str, length: int) -> str:
