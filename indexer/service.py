@@ -27,6 +27,7 @@ from ghostwright.indexer.files import (
     SourceFile,
     iter_source_files,
 )
+from ghostwright.indexer.ranking import SearchHit, fuse
 from ghostwright.indexer.secrets import contains_secret
 from ghostwright.indexer.store import FileRecord, IndexStore
 from ghostwright.indexer.terms import query_terms
@@ -35,7 +36,6 @@ logger = logging.getLogger(__name__)
 
 INDEX_DIR = ".ghostwright"
 FLUSH_INTERVAL_S = 30.0
-RRF_K = 60  # reciprocal rank fusion constant (Cormack et al.): damps the top ranks' weight
 Progress = Callable[[int, int, str], None]  # (done, total, current path)
 
 
@@ -62,14 +62,6 @@ class IndexStats:
     reused: int = 0  # chunks whose vector came from the cache
     secret_chunks: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    chunk: Chunk
-    score: float  # fused: higher is better
-    dense: float | None  # cosine similarity when the dense search found it
-    lexical: float | None  # bm25 when the lexical search found it
 
 
 class IndexService:
@@ -160,42 +152,14 @@ class IndexService:
     def search(
         self, query: str, k: int = 10, *, exclude: Callable[[Chunk], bool] | None = None
     ) -> list[SearchHit]:
-        """Dense and lexical results fused by reciprocal rank, best first."""
+        """Dense and lexical results fused by reciprocal rank, best first (`ranking.py`)."""
         pool = max(k * 4, 20)
         vector = self.embedder.embed([query])[0]
-        return self.fuse(
-            [
-                self.store.dense_search(vector, pool),
-                self.store.lexical_search(query_terms(query), pool),
-            ],
-            k,
-            exclude,
-        )
-
-    def fuse(
-        self,
-        rankings: Sequence[Sequence[tuple[int, float]]],
-        k: int,
-        exclude: Callable[[Chunk], bool] | None = None,
-    ) -> list[SearchHit]:
-        """Reciprocal rank fusion of (id, score) lists: the first is dense, the second lexical."""
-        fused: Counter[int] = Counter()
-        for ranking in rankings:
-            for rank, (chunk_id, _) in enumerate(ranking):
-                fused[chunk_id] += 1.0 / (RRF_K + rank + 1)
-        chunks = self.store.chunks(list(fused))
-        scores = [dict(ranking) for ranking in rankings]
-        hits = []
-        for chunk_id, score in fused.most_common():
-            chunk = chunks.get(chunk_id)
-            if chunk is None or (exclude is not None and exclude(chunk)):
-                continue
-            dense = scores[0].get(chunk_id) if scores else None
-            lexical = scores[1].get(chunk_id) if len(scores) > 1 else None
-            hits.append(SearchHit(chunk, score, dense, lexical))
-            if len(hits) == k:
-                break
-        return hits
+        rankings = [
+            self.store.dense_search(vector, pool),
+            self.store.lexical_search(query_terms(query), pool),
+        ]
+        return fuse(rankings, self.store.chunks, k, exclude)
 
     # -- internals ----------------------------------------------------------------------------
 

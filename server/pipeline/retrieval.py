@@ -1,6 +1,7 @@
 """Snippets from the repository index for one completion: related code the model cannot see.
 
-The query is the code around the cursor; dense and lexical results are fused by the index,
+The query is the code around the cursor; dense and lexical results are fused by the index
+(reciprocal rank: `indexer/ranking.py`, BM25: `indexer/lexical.py`),
 definitions of names the current file imports join them, and chunks inside the current prompt
 window are left out (the model sees those already). Snippets fill `tokens` of the prompt.
 

@@ -55,18 +55,11 @@ def test_json_output_has_the_documented_fields(sample_file):
 def test_a_completion_reads_no_training_code(sample_file):
     """`ghostwright complete` (and so the server's start) never imports training, torch or
     transformers: a future top-level `import torch` there would slow every keystroke's server."""
-    script = (
-        "import sys\nfrom ghostwright.server.cli import main\n"
-        f"main(['complete', {str(sample_file)!r}, '--line', '20', '--col', '27', *{SMALLEST!r}])\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers')"
-        " or m.startswith('ghostwright.training')))"
-    )
-    run = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
-    )
-    assert run.returncode == 0, run.stderr
-    completion, loaded = run.stdout.rstrip("\n").rsplit("\n", 1)
-    assert completion.strip() and loaded == "[]"
+    from tests.unit.test_structure import run_listing_modules
+
+    words = ["complete", str(sample_file), "--line", "20", "--col", "27", *SMALLEST]
+    completion, loaded = run_listing_modules(words)
+    assert completion.strip() and loaded == []
 
 
 def test_real_file_of_an_installed_package():

@@ -131,7 +131,9 @@ def test_every_package_ships():
     assert packages - listed == set()
 
 
-def loaded_after(words: list[str]) -> list[str]:
+def run_listing_modules(words: list[str]) -> tuple[str, list[str]]:
+    """Run `ghostwright WORDS` in a fresh interpreter: (what it printed, the training, torch
+    and transformers modules it had loaded by the end)."""
     script = (
         "import sys\nfrom ghostwright.server.cli import main\n"
         f"try:\n    main({words!r})\nexcept SystemExit:\n    pass\n"
@@ -139,9 +141,14 @@ def loaded_after(words: list[str]) -> list[str]:
         " or m.startswith('ghostwright.training')))"
     )
     run = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
     )
-    return eval(run.stdout.strip().splitlines()[-1])  # a printed list of names
+    printed, _, loaded = run.stdout.rstrip("\n").rpartition("\n")
+    return printed, ast.literal_eval(loaded)
+
+
+def loaded_after(words: list[str]) -> list[str]:
+    return run_listing_modules(words)[1]
 
 
 def test_server_commands_read_no_training_code():
