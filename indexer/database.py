@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,12 @@ def open_database(directory: Path, embedder_id: str, dim: int) -> sqlite3.Connec
     """The index's database, with the schema; a damaged one, or one of another schema or
     embedder, is replaced by an empty one (and the FAISS copy with it), with a warning."""
     path = directory / META_FILE
+    # Processes opening one index take turns, so one never rebuilds what another is creating.
+    with FileLock(directory / f"{META_FILE}.lock"):
+        return _open_or_rebuild(path, directory, embedder_id, dim)
+
+
+def _open_or_rebuild(path: Path, directory: Path, embedder_id: str, dim: int) -> sqlite3.Connection:
     db = _connect(path)
     if db is not None and _compatible(db, embedder_id, dim):
         _write_meta(db, embedder_id, dim)
@@ -68,22 +76,53 @@ def _write_meta(db: sqlite3.Connection, embedder_id: str, dim: int) -> None:
 
 
 def _connect(path: Path) -> sqlite3.Connection | None:
-    """An open, healthy database with the schema, or None when the file is damaged."""
+    """An open, healthy database with the schema, or None when the file is damaged. A database
+    another process holds ("database is locked": SQLite skips its busy wait for some locks) is
+    not damaged: it is waited for, and after WRITE_WAIT_S the error is raised, never taken for
+    damage (that would delete the other process's index under it)."""
+    deadline = time.monotonic() + WRITE_WAIT_S
+    while True:
+        try:
+            return _connect_once(path)
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _connect_once(path: Path) -> sqlite3.Connection | None:
+    db = None
     try:
         # Another process's write transaction (one file's chunks) is waited for, not an error.
         db = sqlite3.connect(
             path, check_same_thread=False, isolation_level="DEFERRED", timeout=WRITE_WAIT_S
         )
-        db.execute("PRAGMA journal_mode=WAL")
+        # Switching to WAL takes an exclusive lock: only a new file needs it (the mode persists).
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
             db.close()
             return None
         db.executescript(SCHEMA)
         return db
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.OperationalError as exc:
+        if db is not None:
+            db.close()
+        if _busy(exc):
+            raise
         logger.debug("cannot open %s: %s", path, exc)
         return None
+    except sqlite3.DatabaseError as exc:
+        if db is not None:
+            db.close()
+        logger.debug("cannot open %s: %s", path, exc)
+        return None
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    message = str(exc).lower()
+    return "locked" in message or "busy" in message
 
 
 def _compatible(db: sqlite3.Connection, embedder_id: str, dim: int) -> bool:

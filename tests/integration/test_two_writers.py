@@ -65,5 +65,8 @@ def test_two_index_runs_at_once_lose_nothing(tmp_path: Path):
     runs.append(subprocess.Popen([*INDEX, str(root)], stderr=subprocess.PIPE, text=True))
     for run in runs:
         assert run.wait(timeout=300) == 0, run.stderr.read()
+        # A database the other process holds is waited for, never taken for a damaged one (which
+        # would delete the other's index under it: "database disk image is malformed").
+        assert "rebuilding" not in run.stderr.read()
     chunks, vectors = consistent(root)
     assert chunks == vectors == 80  # a function and a class per file
