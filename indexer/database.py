@@ -106,16 +106,11 @@ def _connect_once(path: Path) -> sqlite3.Connection | None:
             return None
         db.executescript(SCHEMA)
         return db
-    except sqlite3.OperationalError as exc:
-        if db is not None:
-            db.close()
-        if _busy(exc):
-            raise
-        logger.debug("cannot open %s: %s", path, exc)
-        return None
     except sqlite3.DatabaseError as exc:
         if db is not None:
             db.close()
+        if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
+            raise
         logger.debug("cannot open %s: %s", path, exc)
         return None
 

@@ -77,7 +77,8 @@ def load_trainable_state(run: Run, weights: dict[str, torch.Tensor]) -> None:
 
         set_peft_model_state_dict(run.model, weights)
         return
-    missing = set(trainable_state(run)) - set(weights)
+    trained = {name for name, p in run.model.named_parameters() if p.requires_grad}
+    missing = trained - set(weights)
     if missing:
         raise GhostwrightError(f"the checkpoint lacks {sorted(missing)[:3]}: another model")
     run.model.load_state_dict(weights, strict=False)

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from ghostwright.server.backends.hardware import cpu_flags
 from ghostwright.server.errors import GhostwrightError
 from ghostwright.training.batches import Example, batch_order, collate, length_batches
 from ghostwright.training.checkpoints import load_checkpoint, save_checkpoint
@@ -76,14 +77,7 @@ def seed_everything(config: dict[str, Any]) -> None:
 
 def use_bf16(config: dict[str, Any]) -> bool:
     precision = config["precision"]
-    return precision == "bf16" or (precision == "auto" and cpu_has_bf16())
-
-
-def cpu_has_bf16() -> bool:
-    try:
-        return "avx512_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    return precision == "bf16" or (precision == "auto" and "avx512_bf16" in cpu_flags())
 
 
 def require_a_batch(run: Run) -> None:

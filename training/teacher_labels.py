@@ -61,16 +61,22 @@ def teacher_validation_loss(run: Run) -> float | None:
     """Cross-entropy of the model in `run` now (the teacher, before it is pruned into the
     student; the context student before training) on the validation sample, cached."""
     path = run.run_dir / "teacher" / "validation.json"
+    return _cached_loss(
+        path, lambda: loop.validation_loss(run) if run.validation_examples else None
+    )
+
+
+def _cached_loss(path: Path, measure: Callable[[], float | None]) -> float | None:
+    """The loss `path` holds, else `measure`'s, kept there for a resumed run."""
     if path.is_file():
         return json.loads(path.read_text())["loss"]
-    if not run.validation_examples:
-        return None
-    loss = loop.validation_loss(run)
-    path.write_text(json.dumps({"loss": loss}))
+    loss = measure()
+    if loss is not None:
+        path.write_text(json.dumps({"loss": loss}))
     return loss
 
 
-def label_with_llama_cpp(run: Run, progress: Progress) -> tuple[TeacherCache, float]:
+def label_with_llama_cpp(run: Run, progress: Progress) -> tuple[TeacherCache, float | None]:
     """The family teacher's top-k logits over the training examples and its cross-entropy on
     the validation sample, from its GGUF (and GGUF adapter) in llama.cpp; both cached, so a
     resumed run only loads the model."""
@@ -94,11 +100,7 @@ def label_with_llama_cpp(run: Run, progress: Progress) -> tuple[TeacherCache, fl
             progress=progress,
         )
         path = folder / "validation.json"
-        if path.is_file():
-            return cache, json.loads(path.read_text())["loss"]
-        loss = teacher.cross_entropy(loop.validation_sample(run))
-        path.write_text(json.dumps({"loss": loss}))
-        return cache, loss
+        return cache, _cached_loss(path, lambda: teacher.cross_entropy(loop.validation_sample(run)))
     finally:
         teacher.close()
 

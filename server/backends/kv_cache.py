@@ -56,7 +56,8 @@ def save(llm: llama_cpp.Llama) -> tuple[np.ndarray, np.ndarray]:
 
 
 def restore(llm: llama_cpp.Llama, saved: tuple[np.ndarray, np.ndarray]) -> None:
-    """Back to what `save` copied; the caller has cleared the cache."""
+    """Back to what `save` copied (the cache is cleared first)."""
+    clear(llm)
     buffer, ids = saved
     ctx = llm._ctx.ctx
     if llama_cpp.llama_state_seq_set_data(ctx, _pointer(buffer), buffer.size, SEQUENCE):

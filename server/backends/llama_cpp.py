@@ -204,7 +204,6 @@ class LlamaCppBackend:
         short = self._fit(self._tokenize(prompt), params)
         generation = self._decode(short, params, should_stop, interrupted)
         if saved is not None:
-            kv_cache.clear(self._llm)
             kv_cache.restore(self._llm, saved)
         return replace(generation, alternative=True)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ghostwright.indexer.embedder import DEFAULT_EMBEDDER
 from ghostwright.server.config import Settings
-from ghostwright.server.installs.records import CURRENT, current_record
+from ghostwright.server.installs.records import CURRENT, current_record, mtime
 
 EMBEDDERS_DIR = Path(".ghostwright") / "embedders"
 
@@ -34,7 +34,4 @@ def with_installed_embedder(settings: Settings, root: Path | None) -> Settings:
 
 def embedder_stamp(root: Path | None) -> float | None:
     """When the record last changed, for cheap polling."""
-    try:
-        return (root / EMBEDDERS_DIR / CURRENT).stat().st_mtime if root else None
-    except OSError:
-        return None
+    return mtime(root / EMBEDDERS_DIR / CURRENT) if root else None

@@ -154,10 +154,11 @@ def _serve_as_trained(settings: Settings, serve: dict) -> Settings:
 def record_stamp(root: Path | None) -> tuple[float | None, ...]:
     """When the repository's and the user's current.json last changed, for cheap polling."""
     folders = ([root / ADAPTERS_DIR] if root is not None else []) + [user_adapters_dir()]
-    return tuple(_mtime(folder / CURRENT) for folder in folders)
+    return tuple(mtime(folder / CURRENT) for folder in folders)
 
 
-def _mtime(path: Path) -> float | None:
+def mtime(path: Path) -> float | None:
+    """When `path` last changed (None: it does not exist)."""
     try:
         return path.stat().st_mtime
     except OSError:
